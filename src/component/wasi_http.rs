@@ -1,0 +1,281 @@
+//! The `Http` port over `wasi:http/outgoing-handler@0.2.6`: request
+//! options for the per-attempt timeouts, pollables for the deadline, and a
+//! body that reads without blocking past it. Dropping a `WasiBody` drops the
+//! response resources, which closes the upstream connection.
+
+use super::bindings::wasi::clocks::monotonic_clock;
+use super::bindings::wasi::http::outgoing_handler;
+use super::bindings::wasi::http::types::{
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
+    OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
+use super::bindings::wasi::io::poll::{Pollable, poll};
+use super::bindings::wasi::io::streams::{InputStream, StreamError};
+use crate::http::{self as h, HttpRequest, ResponseHead};
+use crate::ports::{Body, Http, ReadState, SendOptions, TransportError};
+
+const NS_PER_MS: u64 = 1_000_000;
+const READ_CHUNK: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WasiHttp;
+
+/// A response body. Field order is drop order: the stream is a child of the
+/// body, which is a child of the response.
+#[derive(Debug)]
+pub struct WasiBody {
+    stream: Option<InputStream>,
+    body: Option<IncomingBody>,
+    _response: IncomingResponse,
+}
+
+impl WasiBody {
+    /// A pollable that is ready when the body has bytes or ended.
+    pub fn subscribe(&self) -> Option<Pollable> {
+        self.stream.as_ref().map(InputStream::subscribe)
+    }
+
+    fn close(&mut self) {
+        self.stream = None;
+        if let Some(body) = self.body.take() {
+            // Trailers are not used; dropping the future discards them.
+            drop(IncomingBody::finish(body));
+        }
+    }
+}
+
+/// Wait until `p` is ready or the deadline passes; `false` on the deadline.
+fn wait(p: &Pollable, deadline_ms: Option<u64>) -> bool {
+    let Some(d) = deadline_ms else {
+        p.block();
+        return true;
+    };
+    let timer = monotonic_clock::subscribe_instant(d.saturating_mul(NS_PER_MS));
+    let ready = poll(&[p, &timer]);
+    ready.contains(&0)
+}
+
+fn deadline_passed() -> TransportError {
+    TransportError::Timeout("the call's deadline passed".into())
+}
+
+fn map_code(code: &ErrorCode) -> TransportError {
+    match code {
+        ErrorCode::ConnectionTimeout => TransportError::Timeout("connect timeout".into()),
+        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
+            TransportError::Timeout("first-byte or between-bytes timeout".into())
+        }
+        ErrorCode::DnsTimeout => TransportError::Timeout("DNS timeout".into()),
+        ErrorCode::ConnectionWriteTimeout => TransportError::Timeout("write timeout".into()),
+        ErrorCode::HttpRequestUriInvalid | ErrorCode::HttpRequestMethodInvalid => {
+            TransportError::Invalid(format!("the host refused the request: {code:?}"))
+        }
+        other => TransportError::Connection(format!("{other:?}")),
+    }
+}
+
+/// Split an absolute URL into scheme, authority and path-with-query.
+fn split_url(url: &str) -> Result<(Scheme, &str, &str), TransportError> {
+    let (scheme, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (Scheme::Https, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (Scheme::Http, r)
+    } else {
+        return Err(TransportError::Invalid(format!(
+            "unsupported URL scheme in {url:?}"
+        )));
+    };
+    let cut = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(cut);
+    if authority.is_empty() {
+        return Err(TransportError::Invalid(format!("URL {url:?} has no host")));
+    }
+    Ok((scheme, authority, if path.is_empty() { "/" } else { path }))
+}
+
+fn write_body(
+    body: &OutgoingBody,
+    bytes: &[u8],
+    deadline_ms: Option<u64>,
+) -> Result<(), TransportError> {
+    let stream = body
+        .write()
+        .map_err(|()| TransportError::Connection("request body unavailable".into()))?;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let permit = match stream.check_write() {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(TransportError::Connection(format!(
+                    "writing the request body: {e:?}"
+                )));
+            }
+        };
+        if permit == 0 {
+            if !wait(&stream.subscribe(), deadline_ms) {
+                return Err(deadline_passed());
+            }
+            continue;
+        }
+        let n = usize::try_from(permit)
+            .unwrap_or(usize::MAX)
+            .min(rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        stream
+            .write(chunk)
+            .map_err(|e| TransportError::Connection(format!("writing the request body: {e:?}")))?;
+        rest = tail;
+    }
+    stream
+        .flush()
+        .map_err(|e| TransportError::Connection(format!("flushing the request body: {e:?}")))?;
+    if !wait(&stream.subscribe(), deadline_ms) {
+        return Err(deadline_passed());
+    }
+    drop(stream);
+    Ok(())
+}
+
+fn await_response(
+    future: &FutureIncomingResponse,
+    deadline_ms: Option<u64>,
+) -> Result<IncomingResponse, TransportError> {
+    loop {
+        if let Some(r) = future.get() {
+            return match r {
+                Ok(Ok(resp)) => Ok(resp),
+                Ok(Err(code)) => Err(map_code(&code)),
+                Err(()) => Err(TransportError::Connection("response already taken".into())),
+            };
+        }
+        if !wait(&future.subscribe(), deadline_ms) {
+            return Err(deadline_passed());
+        }
+    }
+}
+
+impl Http for WasiHttp {
+    type Body = WasiBody;
+
+    fn send(
+        &self,
+        req: &HttpRequest,
+        opts: &SendOptions,
+    ) -> Result<(ResponseHead, WasiBody), TransportError> {
+        let (scheme, authority, path) = split_url(&req.url)?;
+        let entries: Vec<(String, Vec<u8>)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+            .collect();
+        let fields = Fields::from_list(&entries)
+            .map_err(|e| TransportError::Invalid(format!("invalid request header: {e:?}")))?;
+        let out = OutgoingRequest::new(fields);
+        let method = match req.method {
+            h::Method::Get => Method::Get,
+            h::Method::Post => Method::Post,
+        };
+        let bad =
+            |what: &str| TransportError::Invalid(format!("the host refused the request {what}"));
+        out.set_method(&method).map_err(|()| bad("method"))?;
+        out.set_scheme(Some(&scheme)).map_err(|()| bad("scheme"))?;
+        out.set_authority(Some(authority))
+            .map_err(|()| bad("authority"))?;
+        out.set_path_with_query(Some(path))
+            .map_err(|()| bad("path"))?;
+        let body = out.body().map_err(|()| bad("body"))?;
+
+        let options = RequestOptions::new();
+        // Hosts that do not support a timeout say so; the deadline still holds.
+        let ns = |ms: Option<u64>| ms.map(|m| m.saturating_mul(NS_PER_MS));
+        let _ = options.set_connect_timeout(ns(opts.connect_timeout_ms));
+        let _ = options.set_first_byte_timeout(ns(opts.first_byte_timeout_ms));
+        let _ = options.set_between_bytes_timeout(ns(opts.between_bytes_timeout_ms));
+
+        let future = outgoing_handler::handle(out, Some(options)).map_err(|c| map_code(&c))?;
+        write_body(&body, &req.body, opts.deadline_ms)?;
+        OutgoingBody::finish(body, None).map_err(|c| map_code(&c))?;
+        let resp = await_response(&future, opts.deadline_ms)?;
+        drop(future);
+
+        let status = resp.status();
+        let headers = resp
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
+            .collect();
+        let incoming = resp
+            .consume()
+            .map_err(|()| TransportError::Connection("response body unavailable".into()))?;
+        let stream = incoming
+            .stream()
+            .map_err(|()| TransportError::Connection("response body stream unavailable".into()))?;
+        Ok((
+            ResponseHead { status, headers },
+            WasiBody {
+                stream: Some(stream),
+                body: Some(incoming),
+                _response: resp,
+            },
+        ))
+    }
+}
+
+fn stream_error(e: &StreamError) -> TransportError {
+    match e {
+        StreamError::LastOperationFailed(err) => {
+            match super::bindings::wasi::http::types::http_error_code(err) {
+                Some(code) => map_code(&code),
+                None => TransportError::Connection(format!(
+                    "reading the response: {}",
+                    err.to_debug_string()
+                )),
+            }
+        }
+        StreamError::Closed => TransportError::Connection("stream closed".into()),
+    }
+}
+
+impl Body for WasiBody {
+    fn read(&mut self, deadline_ms: Option<u64>) -> Result<Option<Vec<u8>>, TransportError> {
+        loop {
+            match self.try_read()? {
+                ReadState::Data(b) => return Ok(Some(b)),
+                ReadState::End => return Ok(None),
+                ReadState::Pending => {
+                    let Some(p) = self.subscribe() else {
+                        return Ok(None);
+                    };
+                    if !wait(&p, deadline_ms) {
+                        return Err(deadline_passed());
+                    }
+                }
+            }
+        }
+    }
+
+    fn try_read(&mut self) -> Result<ReadState, TransportError> {
+        let Some(stream) = &self.stream else {
+            return Ok(ReadState::End);
+        };
+        match stream.read(READ_CHUNK) {
+            Ok(bytes) if bytes.is_empty() => Ok(ReadState::Pending),
+            Ok(bytes) => Ok(ReadState::Data(bytes)),
+            Err(StreamError::Closed) => {
+                self.close();
+                Ok(ReadState::End)
+            }
+            Err(e) => {
+                let err = stream_error(&e);
+                self.close();
+                Err(err)
+            }
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! A stream in progress: pulls upstream bytes through the event pump, and
+//! at the terminal event fills in the provider, records cost and token
+//! usage once, stores the cache entry and writes the trace.
+
+use std::collections::VecDeque;
+
+use super::trace::{ResponseInfo, Tracer};
+use super::{Env, Gateway, cache};
+use crate::config::{CacheConfig, LoggingConfig, WireFormat};
+use crate::error::{GatewayError, Result};
+use crate::ports::{Body, Clock, Http, ReadState};
+use crate::stream::EventPump;
+use crate::types::{Attempt, Completion, LogRecord, Output, StreamEvent, ToolCall};
+
+/// Result of a non-blocking pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Poll {
+    Ready(StreamEvent),
+    Pending,
+    Finished,
+}
+
+/// What the stream needs to account for itself at the end.
+#[derive(Debug, Default)]
+pub(crate) struct Context {
+    pub provider: String,
+    pub model: String,
+    pub caller: Option<String>,
+    pub cache: Option<(CacheConfig, String)>,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Default)]
+struct Recorder {
+    text: String,
+    reasoning: String,
+    tool_calls: Vec<ToolCall>,
+}
+
+#[derive(Debug)]
+pub struct LiveStream<B> {
+    body: Option<B>,
+    pump: Option<EventPump>,
+    replay: VecDeque<StreamEvent>,
+    deadline: Option<u64>,
+    ctx: Option<Context>,
+    recorder: Recorder,
+    logging: Option<LoggingConfig>,
+    model: String,
+    started_ms: u64,
+    trace: Vec<LogRecord>,
+    finished: bool,
+}
+
+impl<B: Body> LiveStream<B> {
+    pub(crate) fn live(body: B, wire: WireFormat, model: &str, deadline: Option<u64>) -> Self {
+        Self {
+            body: Some(body),
+            pump: Some(EventPump::new(wire, model)),
+            replay: VecDeque::new(),
+            deadline,
+            ctx: None,
+            recorder: Recorder::default(),
+            logging: None,
+            model: model.to_owned(),
+            started_ms: 0,
+            trace: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// A stream that replays cached events; it touches no upstream and
+    /// records nothing.
+    pub(crate) fn replay(events: Vec<StreamEvent>) -> Self {
+        Self {
+            body: None,
+            pump: None,
+            replay: events.into(),
+            deadline: None,
+            ctx: None,
+            recorder: Recorder::default(),
+            logging: None,
+            model: String::new(),
+            started_ms: 0,
+            trace: Vec::new(),
+            finished: false,
+        }
+    }
+
+    pub(crate) fn set_context(&mut self, ctx: Context) {
+        self.ctx = Some(ctx);
+    }
+
+    pub(crate) fn set_trace(
+        &mut self,
+        logging: Option<LoggingConfig>,
+        model: &str,
+        started_ms: u64,
+        records: Vec<LogRecord>,
+    ) {
+        self.logging = logging;
+        self.model = model.to_owned();
+        self.started_ms = started_ms;
+        self.trace = records;
+    }
+
+    /// The upstream body, for hosts that wait on its readiness.
+    pub fn body(&self) -> Option<&B> {
+        if self.finished {
+            None
+        } else {
+            self.body.as_ref()
+        }
+    }
+
+    /// The log records of this stream so far (complete after the terminal
+    /// event).
+    pub fn trace(&self) -> &[LogRecord] {
+        &self.trace
+    }
+
+    /// The upstream attempts made to open the stream.
+    pub fn attempts(&self) -> &[Attempt] {
+        self.ctx.as_ref().map_or(&[], |c| c.attempts.as_slice())
+    }
+
+    fn pump_input(
+        &mut self,
+        r: std::result::Result<Option<Vec<u8>>, crate::ports::TransportError>,
+    ) {
+        let Some(pump) = &mut self.pump else { return };
+        match r {
+            Ok(Some(bytes)) => pump.feed(&bytes),
+            Ok(None) => pump.eof(),
+            Err(e) => {
+                let provider = self.ctx.as_ref().map_or("", |c| c.provider.as_str());
+                pump.fail(e.into_gateway(provider));
+            }
+        }
+    }
+
+    /// Read until the first event is known. An `error` as the first event
+    /// is returned, so the caller can retry or fall back: nothing was
+    /// delivered yet.
+    pub(crate) fn prime(&mut self, clock: &dyn Clock) -> Result<()> {
+        let _ = clock;
+        loop {
+            let Some(pump) = &mut self.pump else {
+                return Ok(());
+            };
+            match pump.front() {
+                Some(StreamEvent::Error(_)) => {
+                    return match pump.pop() {
+                        Some(StreamEvent::Error(e)) => Err(e),
+                        _ => Err(GatewayError::internal("stream state changed while priming")),
+                    };
+                }
+                Some(_) => return Ok(()),
+                None => {}
+            }
+            let Some(body) = &mut self.body else {
+                return Ok(());
+            };
+            let r = body.read(self.deadline);
+            self.pump_input(r);
+        }
+    }
+
+    fn pop(&mut self) -> Option<StreamEvent> {
+        self.replay
+            .pop_front()
+            .or_else(|| self.pump.as_mut().and_then(EventPump::pop))
+    }
+
+    /// Block until the next event; `None` after the terminal event, forever.
+    pub fn next<H: Http<Body = B>>(
+        &mut self,
+        gw: &Gateway,
+        env: &Env<'_, H>,
+    ) -> Option<StreamEvent> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            if let Some(ev) = self.pop() {
+                return Some(self.deliver(ev, gw, env));
+            }
+            match &mut self.body {
+                Some(body) => {
+                    let r = body.read(self.deadline);
+                    self.pump_input(r);
+                }
+                None => {
+                    // A replay without a terminal event cannot happen; keep
+                    // the one-terminal guarantee anyway.
+                    let e = GatewayError::internal("stream ended without a terminal event");
+                    return Some(self.deliver(StreamEvent::Error(e), gw, env));
+                }
+            }
+        }
+    }
+
+    /// An event if one is available without blocking.
+    pub fn try_next<H: Http<Body = B>>(&mut self, gw: &Gateway, env: &Env<'_, H>) -> Poll {
+        if self.finished {
+            return Poll::Finished;
+        }
+        loop {
+            if let Some(ev) = self.pop() {
+                return Poll::Ready(self.deliver(ev, gw, env));
+            }
+            if self.deadline.is_some_and(|d| env.clock.monotonic_ms() >= d) {
+                if let Some(p) = &mut self.pump {
+                    p.fail(GatewayError::Timeout("the call's deadline passed".into()));
+                }
+                continue;
+            }
+            let Some(body) = &mut self.body else {
+                return Poll::Pending;
+            };
+            match body.try_read() {
+                Ok(ReadState::Pending) => return Poll::Pending,
+                Ok(ReadState::Data(b)) => self.pump_input(Ok(Some(b))),
+                Ok(ReadState::End) => self.pump_input(Ok(None)),
+                Err(e) => self.pump_input(Err(e)),
+            }
+        }
+    }
+
+    fn deliver<H: Http>(
+        &mut self,
+        mut ev: StreamEvent,
+        gw: &Gateway,
+        env: &Env<'_, H>,
+    ) -> StreamEvent {
+        match &mut ev {
+            StreamEvent::Text(t) => self.recorder.text.push_str(t),
+            StreamEvent::Reasoning(r) => self.recorder.reasoning.push_str(r),
+            StreamEvent::ToolUse(c) => self.recorder.tool_calls.push(c.clone()),
+            StreamEvent::Done(done) => {
+                self.finished = true;
+                self.body = None; // close the upstream connection now
+                if let Some(ctx) = self.ctx.take() {
+                    done.provider.clone_from(&ctx.provider);
+                    if done.model.is_empty() {
+                        done.model.clone_from(&ctx.model);
+                    }
+                    // Accounting failures cannot turn a finished stream into
+                    // an error: the tokens were produced and delivered.
+                    done.cost_micro_usd = gw
+                        .account(
+                            env,
+                            &ctx.provider,
+                            &ctx.model,
+                            ctx.caller.as_deref(),
+                            done.usage.as_ref(),
+                        )
+                        .unwrap_or(None);
+                    if let Some((config, key)) = &ctx.cache {
+                        let rec = std::mem::take(&mut self.recorder);
+                        let completion = Completion {
+                            text: rec.text,
+                            reasoning: (!rec.reasoning.is_empty()).then_some(rec.reasoning),
+                            tool_calls: rec.tool_calls,
+                            usage: done.usage,
+                            model: done.model.clone(),
+                            finish_reason: done.finish_reason.clone(),
+                        };
+                        let output =
+                            Output::from_completion(completion, ctx.provider.clone(), None);
+                        let _ = cache::put(env.kv, config, key, &output, env.clock.now_ms());
+                    }
+                    let info = ResponseInfo {
+                        provider: Some(&ctx.provider),
+                        usage: done.usage,
+                        cost_micro_usd: done.cost_micro_usd,
+                        attempts: u32::try_from(ctx.attempts.len()).unwrap_or(u32::MAX),
+                        cached: false,
+                    };
+                    let mut t = self.tracer();
+                    t.response(env.clock.now_ms(), info, env.log);
+                    self.trace = t.into_records();
+                }
+            }
+            StreamEvent::Error(e) => {
+                self.finished = true;
+                self.body = None;
+                let provider = self.ctx.as_ref().map(|c| c.provider.clone());
+                if let Some(p) = &provider {
+                    *e = e.clone().with_provider(p);
+                }
+                let attempts = self.ctx.as_ref().map_or(0, |c| c.attempts.len());
+                let msg = e.to_string();
+                let mut t = self.tracer();
+                t.error(
+                    env.clock.now_ms(),
+                    provider.as_deref(),
+                    u32::try_from(attempts).unwrap_or(u32::MAX),
+                    msg,
+                    env.log,
+                );
+                self.trace = t.into_records();
+            }
+        }
+        ev
+    }
+
+    fn tracer(&mut self) -> Tracer<'_> {
+        let records = std::mem::take(&mut self.trace);
+        Tracer::resume(
+            self.logging.as_ref(),
+            "stream",
+            &self.model,
+            self.started_ms,
+            records,
+        )
+    }
+}

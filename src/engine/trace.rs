@@ -1,0 +1,204 @@
+//! Log records of one call (seed `withLogging`): request, retry, response,
+//! error. They go back to the caller as `trace`, and as JSON lines to the
+//! log sink when the config asks for stderr. Records never carry API keys;
+//! the input only when `include-prompts` is set.
+
+use crate::config::LoggingConfig;
+use crate::ports::LogSink;
+use crate::types::{Input, LogEvent, LogLevel, LogRecord, Usage};
+
+#[derive(Debug)]
+pub struct Tracer<'a> {
+    config: Option<&'a LoggingConfig>,
+    operation: &'static str,
+    model: String,
+    started_ms: u64,
+    records: Vec<LogRecord>,
+}
+
+/// What a `response` record reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResponseInfo<'a> {
+    pub provider: Option<&'a str>,
+    pub usage: Option<Usage>,
+    pub cost_micro_usd: Option<u64>,
+    pub attempts: u32,
+    pub cached: bool,
+}
+
+impl<'a> Tracer<'a> {
+    pub fn new(
+        config: Option<&'a LoggingConfig>,
+        operation: &'static str,
+        model: &str,
+        started_ms: u64,
+    ) -> Self {
+        Self {
+            config,
+            operation,
+            model: model.to_owned(),
+            started_ms,
+            records: Vec::new(),
+        }
+    }
+
+    fn enabled(&self, level: LogLevel) -> bool {
+        self.config.is_some_and(|c| level >= c.level)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one record's fields; a builder would only move them"
+    )]
+    fn push(
+        &mut self,
+        level: LogLevel,
+        event: LogEvent,
+        now_ms: u64,
+        info: ResponseInfo<'_>,
+        error: Option<String>,
+        prompt: Option<String>,
+        sink: &dyn LogSink,
+    ) {
+        if !self.enabled(level) {
+            return;
+        }
+        let record = LogRecord {
+            level,
+            event,
+            timestamp_ms: now_ms,
+            operation: self.operation.to_owned(),
+            provider: info.provider.map(str::to_owned),
+            model: self.model.clone(),
+            duration_ms: now_ms.saturating_sub(self.started_ms),
+            usage: info.usage,
+            cost_micro_usd: info.cost_micro_usd,
+            attempts: info.attempts,
+            cached: info.cached,
+            error,
+            prompt,
+        };
+        if self.config.is_some_and(|c| c.stderr)
+            && let Ok(line) = serde_json::to_string(&record)
+        {
+            sink.line(&line);
+        }
+        self.records.push(record);
+    }
+
+    pub fn request(
+        &mut self,
+        now_ms: u64,
+        provider: Option<&str>,
+        input: &Input,
+        sink: &dyn LogSink,
+    ) {
+        let prompt = self
+            .config
+            .filter(|c| c.include_prompts)
+            .and_then(|_| serde_json::to_string(input).ok());
+        let info = ResponseInfo {
+            provider,
+            ..ResponseInfo::default()
+        };
+        self.push(
+            LogLevel::Info,
+            LogEvent::Request,
+            now_ms,
+            info,
+            None,
+            prompt,
+            sink,
+        );
+    }
+
+    pub fn retry(
+        &mut self,
+        now_ms: u64,
+        provider: &str,
+        attempts: u32,
+        error: String,
+        sink: &dyn LogSink,
+    ) {
+        let info = ResponseInfo {
+            provider: Some(provider),
+            attempts,
+            ..ResponseInfo::default()
+        };
+        self.push(
+            LogLevel::Warn,
+            LogEvent::Retry,
+            now_ms,
+            info,
+            Some(error),
+            None,
+            sink,
+        );
+    }
+
+    pub fn response(&mut self, now_ms: u64, info: ResponseInfo<'_>, sink: &dyn LogSink) {
+        self.push(
+            LogLevel::Info,
+            LogEvent::Response,
+            now_ms,
+            info,
+            None,
+            None,
+            sink,
+        );
+    }
+
+    pub fn error(
+        &mut self,
+        now_ms: u64,
+        provider: Option<&str>,
+        attempts: u32,
+        error: String,
+        sink: &dyn LogSink,
+    ) {
+        let info = ResponseInfo {
+            provider,
+            attempts,
+            ..ResponseInfo::default()
+        };
+        self.push(
+            LogLevel::Error,
+            LogEvent::Error,
+            now_ms,
+            info,
+            Some(error),
+            None,
+            sink,
+        );
+    }
+
+    /// Continue a trace started earlier (a stream's terminal event).
+    pub fn resume(
+        config: Option<&'a LoggingConfig>,
+        operation: &'static str,
+        model: &str,
+        started_ms: u64,
+        records: Vec<LogRecord>,
+    ) -> Self {
+        Self {
+            config,
+            operation,
+            model: model.to_owned(),
+            started_ms,
+            records,
+        }
+    }
+
+    /// Whether an `error` record was written.
+    pub fn has_error(&self) -> bool {
+        self.records.iter().any(|r| r.event == LogEvent::Error)
+    }
+
+    pub fn into_records(self) -> Vec<LogRecord> {
+        self.records
+    }
+
+    pub fn records(&self) -> &[LogRecord] {
+        &self.records
+    }
+}

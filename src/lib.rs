@@ -1,0 +1,28 @@
+//! ai-gateway: a multi-provider AI gateway as one WebAssembly component.
+//!
+//! Layers (data flows down): `component` (the only code that sees the WIT
+//! bindings; wasm32 only) → `engine` (routing, retry, fallback, cache, cost,
+//! rate limits, logging over the `ports`) → `provider` (wire formats, sans
+//! IO) and `sse` (incremental SSE decoder). See `docs/adr/`.
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod ports;
+pub mod provider;
+pub mod sse;
+pub mod stream;
+pub mod types;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
+#[allow(
+    unsafe_code,
+    reason = "wit-bindgen's generated ABI glue (exports and imports) is unsafe by nature"
+)]
+mod component;
+
+pub use error::{ErrorKind, GatewayError};

@@ -1,0 +1,327 @@
+//! Non-success upstream responses → `GatewayError`, for every wire format.
+//!
+//! The status decides the variant; the body supplies the provider's message
+//! and code (OpenAI `{"error":{"message","type","code"}}`, Anthropic
+//! `{"type":"error","error":{"type","message"}}`, Cloudflare
+//! `{"errors":[{"code","message"}]}`, HTML error pages, empty bodies); the
+//! headers supply `Retry-After` and `x-should-retry`.
+
+use serde_json::Value;
+
+use crate::error::{GatewayError, UpstreamDetail};
+use crate::http::{
+    ERROR_BODY_LIMIT, ResponseHead, parse_retry_after, should_retry_header, status_text,
+    truncate_body,
+};
+
+/// Codes (and message phrases) of 429s that no retry can fix: the account is
+/// out of quota or over a hard spend limit.
+const UNRETRYABLE_429: &[&str] = &[
+    "insufficient_quota",
+    "billing_hard_limit_reached",
+    "billing_not_active",
+    "spend_limit",
+    "spend limit",
+    "credit balance",
+    "exceeded your current quota",
+];
+
+/// Map a non-success response. `secrets` are replaced by `***` wherever the
+/// provider echoed them.
+pub fn map_error(
+    provider: &str,
+    head: &ResponseHead,
+    body: &[u8],
+    now_ms: u64,
+    secrets: &[&str],
+) -> GatewayError {
+    let status = head.status;
+    let (message, code) = extract(body);
+    let message = message.unwrap_or_else(|| {
+        let page = if looks_like_html(body) {
+            " (HTML error page)"
+        } else {
+            ""
+        };
+        format!("HTTP {status} {}{page}", status_text(status))
+    });
+    let mut retryable = matches!(status, 408 | 409 | 429) || status >= 500;
+    if status == 429 {
+        let haystack =
+            format!("{} {}", code.as_deref().unwrap_or(""), message).to_ascii_lowercase();
+        if UNRETRYABLE_429.iter().any(|p| haystack.contains(p)) {
+            retryable = false;
+        }
+    }
+    if let Some(server_says) = should_retry_header(head) {
+        retryable = server_says;
+    }
+    let detail = UpstreamDetail {
+        message: scrub(&message, secrets),
+        provider: Some(provider.to_owned()),
+        status: Some(status),
+        code,
+        body: truncate_body(body, ERROR_BODY_LIMIT).map(|b| scrub(&b, secrets)),
+        retry_after_ms: parse_retry_after(head, now_ms),
+        retryable,
+    };
+    match status {
+        401 | 403 => GatewayError::Auth(detail),
+        404 => GatewayError::NotFound(detail),
+        429 => GatewayError::RateLimited(detail),
+        502..=504 | 529 => GatewayError::ServiceUnavailable(detail),
+        _ => GatewayError::Upstream(detail),
+    }
+}
+
+/// Map an error object that arrived inside a stream (Anthropic `event:
+/// error`, an OpenAI-compatible `{"error": ...}` chunk). The error type picks
+/// the variant, as a status would.
+pub fn map_stream_error(provider: Option<&str>, value: &Value) -> GatewayError {
+    let (message, code) = extract_value(value);
+    let message = message.unwrap_or_else(|| "the stream reported an error".to_owned());
+    let kind = code.as_deref().unwrap_or("");
+    let mut detail = UpstreamDetail {
+        message,
+        provider: provider.map(str::to_owned),
+        status: None,
+        code: code.clone(),
+        body: Some(truncate(&value.to_string())),
+        retry_after_ms: None,
+        retryable: true,
+    };
+    match kind {
+        "overloaded_error" | "service_unavailable" | "server_overloaded" => {
+            GatewayError::ServiceUnavailable(detail)
+        }
+        "rate_limit_error" | "rate_limit_exceeded" => GatewayError::RateLimited(detail),
+        "authentication_error" | "permission_error" | "invalid_api_key" => {
+            detail.retryable = false;
+            GatewayError::Auth(detail)
+        }
+        "not_found_error" | "model_not_found" => {
+            detail.retryable = false;
+            GatewayError::NotFound(detail)
+        }
+        "invalid_request_error" | "request_too_large" => {
+            detail.retryable = false;
+            GatewayError::Upstream(detail)
+        }
+        _ => GatewayError::Upstream(detail),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    truncate_body(s.as_bytes(), ERROR_BODY_LIMIT).unwrap_or_default()
+}
+
+fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s, "***");
+    }
+    out
+}
+
+fn looks_like_html(body: &[u8]) -> bool {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    body.get(start..).is_some_and(|b| b.first() == Some(&b'<'))
+}
+
+/// (message, code) from a JSON error body, or the `<title>` of an HTML page.
+fn extract(body: &[u8]) -> (Option<String>, Option<String>) {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        return extract_value(&v);
+    }
+    if looks_like_html(body) {
+        let text = String::from_utf8_lossy(body);
+        let lower = text.to_ascii_lowercase();
+        if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>"))
+            && let Some(title) = text.get(a + 7..b)
+        {
+            let title = title.trim();
+            if !title.is_empty() {
+                return (Some(title.chars().take(200).collect()), None);
+            }
+        }
+    }
+    (None, None)
+}
+
+fn extract_value(v: &Value) -> (Option<String>, Option<String>) {
+    let as_code = |c: &Value| match c {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    // OpenAI / Anthropic: {"error": {...}} or {"error": "text"}
+    match v.get("error") {
+        Some(Value::Object(e)) => {
+            let message = e.get("message").and_then(Value::as_str).map(str::to_owned);
+            let code = e
+                .get("code")
+                .and_then(as_code)
+                .or_else(|| e.get("type").and_then(as_code));
+            return (message, code);
+        }
+        Some(Value::String(s)) => return (Some(s.clone()), None),
+        _ => {}
+    }
+    // Cloudflare: {"errors": [{"code", "message"}]}
+    if let Some(first) = v
+        .get("errors")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
+        let message = first
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let code = first.get("code").and_then(as_code);
+        return (message, code);
+    }
+    // Bare {"message": ...} / {"detail": ...} from other compatible servers.
+    for key in ["message", "detail"] {
+        if let Some(s) = v.get(key).and_then(Value::as_str) {
+            return (Some(s.to_owned()), None);
+        }
+    }
+    (None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn head(status: u16, headers: &[(&str, &str)]) -> ResponseHead {
+        ResponseHead {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        }
+    }
+
+    fn map(status: u16, headers: &[(&str, &str)], body: &str) -> GatewayError {
+        map_error(
+            "p",
+            &head(status, headers),
+            body.as_bytes(),
+            0,
+            &["sk-secret-key"],
+        )
+    }
+
+    #[test]
+    fn map_openai_401_is_auth_with_message_and_code() {
+        let e = map(
+            401,
+            &[],
+            r#"{"error":{"message":"Incorrect API key provided: sk-secret-key.","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+        );
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        let d = e.detail().unwrap();
+        assert_eq!(d.code.as_deref(), Some("invalid_api_key"));
+        assert!(!d.message.contains("sk-secret-key"), "{}", d.message);
+        assert!(!d.body.as_deref().unwrap().contains("sk-secret-key"));
+        assert!(!d.retryable);
+    }
+
+    #[test]
+    fn map_anthropic_529_overloaded_is_service_unavailable() {
+        let e = map(
+            529,
+            &[],
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        assert_eq!(e.kind(), ErrorKind::ServiceUnavailable);
+        let d = e.detail().unwrap();
+        assert_eq!(d.message, "Overloaded");
+        assert_eq!(d.code.as_deref(), Some("overloaded_error"));
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn map_429_with_retry_after_is_rate_limited_retryable() {
+        let e = map(
+            429,
+            &[("retry-after", "3")],
+            r#"{"error":{"message":"slow down","type":"requests"}}"#,
+        );
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        assert_eq!(e.retry_after_ms(), Some(3000));
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn map_429_insufficient_quota_is_not_retryable() {
+        let e = map(
+            429,
+            &[],
+            r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#,
+        );
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn map_x_should_retry_overrides_status() {
+        assert!(!map(503, &[("x-should-retry", "false")], "").is_retryable());
+        assert!(map(400, &[("x-should-retry", "true")], "").is_retryable());
+    }
+
+    #[test]
+    fn map_html_502_uses_title() {
+        let e = map(
+            502,
+            &[],
+            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+        );
+        assert_eq!(e.kind(), ErrorKind::ServiceUnavailable);
+        assert_eq!(e.detail().unwrap().message, "502 Bad Gateway");
+    }
+
+    #[test]
+    fn map_empty_500_is_upstream_retryable_with_status_text() {
+        let e = map(500, &[], "");
+        assert_eq!(e.kind(), ErrorKind::Upstream);
+        let d = e.detail().unwrap();
+        assert_eq!(d.message, "HTTP 500 Internal Server Error");
+        assert_eq!(d.body, None);
+        assert!(d.retryable);
+    }
+
+    #[test]
+    fn map_cloudflare_errors_array() {
+        let e = map(
+            400,
+            &[],
+            r#"{"success":false,"errors":[{"code":5007,"message":"No such model"}]}"#,
+        );
+        assert_eq!(e.kind(), ErrorKind::Upstream);
+        let d = e.detail().unwrap();
+        assert_eq!(d.message, "No such model");
+        assert_eq!(d.code.as_deref(), Some("5007"));
+        assert!(!d.retryable);
+    }
+
+    #[test]
+    fn map_404_is_not_found() {
+        assert_eq!(map(404, &[], "{}").kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn map_stream_overloaded_is_service_unavailable() {
+        let v: Value = serde_json::from_str(
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+        .unwrap();
+        let e = map_stream_error(Some("a"), &v);
+        assert_eq!(e.kind(), ErrorKind::ServiceUnavailable);
+    }
+}

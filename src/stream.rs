@@ -1,0 +1,198 @@
+//! The stream pump: upstream bytes → SSE events → normalized stream events,
+//! with the one guarantee every consumer relies on: exactly one terminal
+//! event (`done` or `error`), after which nothing more is produced.
+
+use std::collections::VecDeque;
+
+use crate::config::WireFormat;
+use crate::error::{GatewayError, UpstreamDetail};
+use crate::provider::{StreamDecoder, stream_decoder};
+use crate::sse::{SseDecoder, SseEvent};
+use crate::types::StreamEvent;
+
+#[derive(Debug)]
+pub struct EventPump {
+    sse: SseDecoder,
+    decoder: Box<dyn StreamDecoder + Send>,
+    scratch_sse: Vec<SseEvent>,
+    scratch_out: Vec<StreamEvent>,
+    queue: VecDeque<StreamEvent>,
+    /// A terminal event has been queued.
+    terminated: bool,
+}
+
+impl EventPump {
+    pub fn new(wire: WireFormat, model: &str) -> Self {
+        Self::with_decoder(stream_decoder(wire, model))
+    }
+
+    pub fn with_decoder(decoder: Box<dyn StreamDecoder + Send>) -> Self {
+        Self {
+            sse: SseDecoder::new(),
+            decoder,
+            scratch_sse: Vec::new(),
+            scratch_out: Vec::new(),
+            queue: VecDeque::new(),
+            terminated: false,
+        }
+    }
+
+    /// Feed upstream body bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.terminated {
+            return;
+        }
+        let r = self.sse.feed(bytes, &mut self.scratch_sse);
+        self.drain_sse();
+        if let Err(e) = r {
+            self.fail(GatewayError::Upstream(UpstreamDetail::message(
+                e.to_string(),
+            )));
+        }
+    }
+
+    /// The upstream body ended cleanly.
+    pub fn eof(&mut self) {
+        if self.terminated {
+            return;
+        }
+        let r = self.sse.finish(&mut self.scratch_sse);
+        self.drain_sse();
+        if let Err(e) = r {
+            self.fail(GatewayError::Upstream(UpstreamDetail::message(
+                e.to_string(),
+            )));
+            return;
+        }
+        if !self.terminated {
+            self.decoder.on_eof(&mut self.scratch_out);
+            self.take_out();
+        }
+        if !self.terminated {
+            // A decoder that forgot its terminal event is a bug; the
+            // guarantee still holds.
+            self.fail(GatewayError::internal(
+                "stream decoder ended without a terminal event",
+            ));
+        }
+    }
+
+    /// The stream failed (transport error, deadline): queue `error` unless a
+    /// terminal event is already queued.
+    pub fn fail(&mut self, error: GatewayError) {
+        if !self.terminated {
+            self.terminated = true;
+            self.queue.push_back(StreamEvent::Error(error));
+        }
+    }
+
+    /// Next queued event.
+    pub fn pop(&mut self) -> Option<StreamEvent> {
+        self.queue.pop_front()
+    }
+
+    /// The next queued event, without taking it.
+    pub fn front(&self) -> Option<&StreamEvent> {
+        self.queue.front()
+    }
+
+    /// Whether a terminal event has been queued (no more input is needed).
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+
+    /// Whether events are waiting to be popped.
+    pub fn has_events(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    fn drain_sse(&mut self) {
+        let mut events = std::mem::take(&mut self.scratch_sse);
+        for ev in events.drain(..) {
+            if self.terminated {
+                break;
+            }
+            self.decoder.on_event(&ev, &mut self.scratch_out);
+            self.take_out();
+        }
+        events.clear();
+        self.scratch_sse = events;
+    }
+
+    fn take_out(&mut self) {
+        for ev in self.scratch_out.drain(..) {
+            if self.terminated {
+                break;
+            }
+            self.terminated = ev.is_terminal();
+            self.queue.push_back(ev);
+        }
+        self.scratch_out.clear();
+    }
+}
+
+/// Run a whole body through a pump fed in the given chunk sizes (tests and
+/// benches).
+pub fn decode_all(wire: WireFormat, model: &str, body: &[u8], chunk: usize) -> Vec<StreamEvent> {
+    let mut pump = EventPump::new(wire, model);
+    let mut out = Vec::new();
+    for c in body.chunks(chunk.max(1)) {
+        pump.feed(c);
+        while let Some(e) = pump.pop() {
+            out.push(e);
+        }
+    }
+    pump.eof();
+    while let Some(e) = pump.pop() {
+        out.push(e);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pump_events_after_terminal_are_dropped() {
+        let body = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"late\"}}]}\n\n";
+        let ev = decode_all(WireFormat::OpenAi, "m", body, 7);
+        assert_eq!(ev.iter().filter(|e| e.is_terminal()).count(), 1);
+        assert!(ev.last().is_some_and(StreamEvent::is_terminal));
+        assert!(!ev.contains(&StreamEvent::Text("late".into())));
+    }
+
+    #[test]
+    fn pump_fail_after_done_keeps_single_terminal() {
+        let mut p = EventPump::new(WireFormat::OpenAi, "m");
+        p.feed(b"data: [DONE]\n\n");
+        p.fail(GatewayError::Timeout("x".into()));
+        p.eof();
+        let mut n = 0;
+        while let Some(e) = p.pop() {
+            assert!(matches!(e, StreamEvent::Done(_)));
+            n += 1;
+        }
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn pump_oversized_line_is_terminal_error() {
+        let mut p = EventPump::new(WireFormat::OpenAi, "m");
+        let big = vec![b'x'; crate::sse::DEFAULT_MAX_LINE + 10];
+        p.feed(b"data: ");
+        p.feed(&big);
+        assert!(p.is_terminated());
+        assert!(matches!(
+            p.pop(),
+            Some(StreamEvent::Error(GatewayError::Upstream(_)))
+        ));
+    }
+
+    #[test]
+    fn pump_empty_body_is_one_error() {
+        let ev = decode_all(WireFormat::Anthropic, "m", b"", 1);
+        assert_eq!(ev.len(), 1);
+        assert!(matches!(ev[0], StreamEvent::Error(_)));
+    }
+}
