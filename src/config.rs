@@ -176,17 +176,7 @@ pub struct LoggingConfig {
     pub include_prompts: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelMatcher {
-    Exact(String),
-    Prefix(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderModels {
-    pub provider: String,
-    pub models: Vec<ModelMatcher>,
-}
+pub use crate::engine::allowlist::{ModelMatcher, ProviderModels};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedChain {

@@ -5,6 +5,8 @@
 //! rate limits, logging over the `ports`) → `provider` (wire formats, sans
 //! IO) and `sse` (incremental SSE decoder). See `docs/adr/`.
 
+extern crate alloc;
+
 pub mod config;
 pub mod engine;
 pub mod error;

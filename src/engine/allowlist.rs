@@ -1,8 +1,25 @@
-//! Per-provider model allowlist (seed `createModelAllowlist`). No
-//! dependencies beyond `core`/`alloc`, so the standalone allowlist component
-//! can include it as is.
+//! Per-provider model allowlist (seed `createModelAllowlist`).
+//!
+//! Self-contained on purpose (only `alloc`'s `String` and `Vec`): the
+//! standalone allowlist component (`allowlist/`) compiles this very file,
+//! so both components share one matcher.
 
-use crate::config::{ModelMatcher, ProviderModels};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// One rule (WIT `model-matcher`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelMatcher {
+    Exact(String),
+    Prefix(String),
+}
+
+/// The rules for one provider (WIT `provider-models`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderModels {
+    pub provider: String,
+    pub models: Vec<ModelMatcher>,
+}
 
 /// Whether `provider` may serve `model` under `config`: exact rules use
 /// equality, prefix rules `starts_with`; unknown providers and empty rule
@@ -36,6 +53,7 @@ impl Allowlist {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     fn cfg() -> Vec<ProviderModels> {
         vec![

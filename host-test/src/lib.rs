@@ -1,0 +1,9 @@
+//! wasmtime host for `ai-gateway.wasm`: the runtime (`host`), the
+//! `wasi:keyvalue` store (`kv`), the mock upstream (`mock`) and helpers to
+//! build configurations (`cfg`). Used by the CLI, the integration tests and
+//! the benchmarks.
+
+pub mod cfg;
+pub mod host;
+pub mod kv;
+pub mod mock;
