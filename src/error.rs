@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::types::Attempt;
+
 /// Kind of a [`GatewayError`] without its payload (WIT `error-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -46,6 +48,17 @@ pub struct UpstreamDetail {
     pub body: Option<String>,
     pub retry_after_ms: Option<u64>,
     pub retryable: bool,
+    /// Every attempt of the call, filled in when the call gives up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// WIT `timeout-detail`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TimeoutDetail {
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
 }
 
 impl UpstreamDetail {
@@ -70,8 +83,8 @@ pub enum GatewayError {
     NotFound(UpstreamDetail),
     #[error("rate limited: {}", .0.message)]
     RateLimited(UpstreamDetail),
-    #[error("timed out: {0}")]
-    Timeout(String),
+    #[error("timed out: {}", .0.message)]
+    Timeout(TimeoutDetail),
     #[error("service unavailable: {}", .0.message)]
     ServiceUnavailable(UpstreamDetail),
     #[error("upstream error: {}", .0.message)]
@@ -94,6 +107,26 @@ impl GatewayError {
 
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::Internal(Some(msg.into()))
+    }
+
+    pub fn timeout(msg: impl Into<String>) -> Self {
+        Self::Timeout(TimeoutDetail {
+            message: msg.into(),
+            attempts: Vec::new(),
+        })
+    }
+
+    /// Record the call's attempts on the error (upstream and timeout errors).
+    pub fn with_attempts(mut self, attempts: &[Attempt]) -> Self {
+        match &mut self {
+            Self::Timeout(t) => t.attempts = attempts.to_vec(),
+            other => {
+                if let Some(d) = other.detail_mut() {
+                    d.attempts = attempts.to_vec();
+                }
+            }
+        }
+        self
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -184,7 +217,7 @@ mod tests {
 
     #[test]
     fn timeout_is_retryable_validation_is_not() {
-        assert!(GatewayError::Timeout("first byte".into()).is_retryable());
+        assert!(GatewayError::timeout("first byte").is_retryable());
         assert!(!GatewayError::validation("x").is_retryable());
     }
 

@@ -33,7 +33,7 @@ pub enum TransportError {
 impl TransportError {
     pub fn into_gateway(self, provider: &str) -> GatewayError {
         match self {
-            Self::Timeout(what) => GatewayError::Timeout(what),
+            Self::Timeout(what) => GatewayError::timeout(what),
             Self::Connection(msg) => GatewayError::ServiceUnavailable(UpstreamDetail {
                 message: msg,
                 provider: Some(provider.to_owned()),

@@ -166,7 +166,7 @@ mod tests {
     fn pump_fail_after_done_keeps_single_terminal() {
         let mut p = EventPump::new(WireFormat::OpenAi, "m");
         p.feed(b"data: [DONE]\n\n");
-        p.fail(GatewayError::Timeout("x".into()));
+        p.fail(GatewayError::timeout("x"));
         p.eof();
         let mut n = 0;
         while let Some(e) = p.pop() {

@@ -36,7 +36,7 @@ pub mod bindings {
         path: "../wit",
         world: "workkit:ai-gateway/gateway",
         exports: { default: async },
-        additional_derives: [serde::Serialize, serde::Deserialize],
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
         with: {
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
@@ -328,30 +328,6 @@ impl atomics::HostCas for HostState {
     }
 }
 
-/// How to build a [`Runtime`].
-#[derive(Debug, Clone)]
-pub struct RuntimeOptions {
-    pub wasm: PathBuf,
-    pub kv: KvStore,
-    pub redirect: Option<Redirect>,
-    /// Use the pooling instance allocator (servers, benchmarks).
-    pub pooling: bool,
-    /// Where to keep compiled code between runs (`None`: no cache).
-    pub cache_dir: Option<PathBuf>,
-}
-
-impl RuntimeOptions {
-    pub fn new(wasm: impl Into<PathBuf>, kv: KvStore) -> Self {
-        Self {
-            wasm: wasm.into(),
-            kv,
-            redirect: None,
-            pooling: false,
-            cache_dir: default_cache_dir(),
-        }
-    }
-}
-
 /// The component built by `build.rs`.
 pub fn gateway_wasm() -> PathBuf {
     PathBuf::from(env!("AI_GATEWAY_WASM"))
@@ -362,25 +338,9 @@ pub fn allowlist_wasm() -> PathBuf {
     PathBuf::from(env!("AI_GATEWAY_ALLOWLIST_WASM"))
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
-    Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasmtime-cache"))
-}
-
-/// A compiled, pre-linked gateway component; cheap to instantiate.
-#[derive(Clone)]
-pub struct Runtime {
-    engine: Engine,
-    pre: bindings::GatewayPre<HostState>,
-    kv: KvStore,
-    redirect: Option<Arc<Redirect>>,
-}
-
-impl std::fmt::Debug for Runtime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("redirect", &self.redirect)
-            .finish_non_exhaustive()
-    }
+/// Where compiled code is cached between runs.
+pub fn default_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasmtime-cache")
 }
 
 /// The wasmtime engine configuration every host mode shares.
@@ -413,44 +373,65 @@ pub fn link(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     Ok(linker)
 }
 
+/// What one instance sees of the world.
+#[derive(Debug, Clone)]
+pub struct InstanceConfig {
+    pub kv: KvStore,
+    pub redirect: Option<Redirect>,
+    /// Capture the guest's stderr here instead of inheriting it.
+    pub stderr: Option<MemoryOutputPipe>,
+}
+
+impl InstanceConfig {
+    pub fn new(kv: KvStore) -> Self {
+        Self {
+            kv,
+            redirect: None,
+            stderr: None,
+        }
+    }
+}
+
+/// A compiled, pre-linked gateway component; cheap to instantiate.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    pre: bindings::GatewayPre<HostState>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Runtime")
+    }
+}
+
 impl Runtime {
-    pub fn new(opts: RuntimeOptions) -> anyhow::Result<Self> {
-        let engine = engine(opts.pooling, opts.cache_dir.as_deref())?;
-        let component = Component::from_file(&engine, &opts.wasm)
+    /// Compile (or load from the cache) and pre-link `wasm`.
+    pub fn new(wasm: &Path, pooling: bool, cache_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let engine = engine(pooling, cache_dir)?;
+        let component = Component::from_file(&engine, wasm)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("loading component {}", opts.wasm.display()))?;
+            .with_context(|| format!("loading component {}", wasm.display()))?;
         let linker = link(&engine)?;
         let pre = bindings::GatewayPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self {
-            engine,
-            pre,
-            kv: opts.kv,
-            redirect: opts.redirect.map(Arc::new),
-        })
+        Ok(Self { engine, pre })
+    }
+
+    /// The default component, on-demand allocation, with the compile cache.
+    pub fn default_gateway() -> anyhow::Result<Self> {
+        Self::new(&gateway_wasm(), false, Some(&default_cache_dir()))
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    pub fn kv(&self) -> &KvStore {
-        &self.kv
-    }
-
-    /// A fresh instance with its own store; its stderr is inherited.
-    pub async fn instance(&self) -> anyhow::Result<Instance> {
-        self.instance_with(None).await
-    }
-
-    /// A fresh instance whose stderr is captured into `pipe`.
-    pub async fn instance_with(
-        &self,
-        stderr: Option<MemoryOutputPipe>,
-    ) -> anyhow::Result<Instance> {
+    /// A fresh instance with its own store.
+    pub async fn instance(&self, cfg: &InstanceConfig) -> anyhow::Result<Instance> {
         let mut b = WasiCtx::builder();
-        match stderr {
+        match &cfg.stderr {
             Some(p) => {
-                b.stderr(p);
+                b.stderr(p.clone());
             }
             None => {
                 b.inherit_stderr();
@@ -462,9 +443,9 @@ impl Runtime {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: Hooks {
-                redirect: self.redirect.clone(),
+                redirect: cfg.redirect.clone().map(Arc::new),
             },
-            kv: self.kv.clone(),
+            kv: cfg.kv.clone(),
             peak_memory: Arc::clone(&peak),
             limits: MemoryWatch { peak },
         };

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use host_test::cfg;
-use host_test::host::{Runtime, RuntimeOptions, gateway_wasm, w};
+use host_test::host::{InstanceConfig, Runtime, default_cache_dir, gateway_wasm, w};
 use host_test::kv::KvStore;
 use host_test::mock::MockServer;
 
@@ -188,7 +188,7 @@ fn describe(e: &w::GatewayError) -> String {
         w::GatewayError::Auth(x) => d("authentication failed", x),
         w::GatewayError::NotFound(x) => d("not found", x),
         w::GatewayError::RateLimited(x) => d("rate limited", x),
-        w::GatewayError::Timeout(m) => format!("timed out: {m}"),
+        w::GatewayError::Timeout(t) => format!("timed out: {}", t.message),
         w::GatewayError::ServiceUnavailable(x) => d("service unavailable", x),
         w::GatewayError::Upstream(x) => d("upstream error", x),
         w::GatewayError::BudgetExceeded(b) => format!(
@@ -225,8 +225,8 @@ async fn chat(component: Option<PathBuf>, args: ChatArgs) -> anyhow::Result<Exit
     let dir = tempfile::tempdir()?;
     let kv = KvStore::open(&dir.path().join("kv.redb"))?;
     let wasm = component.unwrap_or_else(gateway_wasm);
-    let runtime = Runtime::new(RuntimeOptions::new(&wasm, kv))?;
-    let mut inst = runtime.instance().await?;
+    let runtime = Runtime::new(&wasm, false, Some(&default_cache_dir()))?;
+    let mut inst = runtime.instance(&InstanceConfig::new(kv)).await?;
     let gw = match inst.open(&setup.config).await? {
         Ok(g) => g,
         Err(e) => {

@@ -54,8 +54,10 @@ impl Recorded {
     /// The URL the component asked for: the redirect hook's record of the
     /// original `https://` URL, else this server's own.
     pub fn url(&self) -> String {
-        self.header("x-aigw-original-url")
-            .map_or_else(|| format!("http://mock{}", self.path), str::to_owned)
+        match self.header("x-aigw-original-url") {
+            Some(u) => u.to_owned(),
+            None => format!("http://{}{}", self.header("host").unwrap_or("?"), self.path),
+        }
     }
 
     pub fn json(&self) -> Value {
@@ -366,8 +368,12 @@ fn respond(state: &Arc<State>, reply: Reply) -> Response<Body> {
                 let mut sent = 0;
                 for c in chunks {
                     if cut_after == Some(sent) {
+                        // Let what was sent reach the client, then end the
+                        // body short of its declared length: hyper closes
+                        // the connection mid-message.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         record(&st, StreamOutcome::Cut { sent });
-                        return; // dropping tx ends the body: the connection closes mid-stream
+                        return;
                     }
                     if sent > 0 && !delay.is_zero() {
                         tokio::time::sleep(delay).await;

@@ -48,6 +48,7 @@ fn detail(d: UpstreamDetail) -> w::UpstreamDetail {
         body: d.body,
         retry_after_ms: d.retry_after_ms,
         retryable: d.retryable,
+        attempts: d.attempts.into_iter().map(attempt).collect(),
     }
 }
 
@@ -57,7 +58,10 @@ pub fn error(e: GatewayError) -> w::GatewayError {
         GatewayError::Auth(x) => w::GatewayError::Auth(detail(x)),
         GatewayError::NotFound(x) => w::GatewayError::NotFound(detail(x)),
         GatewayError::RateLimited(x) => w::GatewayError::RateLimited(detail(x)),
-        GatewayError::Timeout(m) => w::GatewayError::Timeout(m),
+        GatewayError::Timeout(t) => w::GatewayError::Timeout(w::TimeoutDetail {
+            message: t.message,
+            attempts: t.attempts.into_iter().map(attempt).collect(),
+        }),
         GatewayError::ServiceUnavailable(x) => w::GatewayError::ServiceUnavailable(detail(x)),
         GatewayError::Upstream(x) => w::GatewayError::Upstream(detail(x)),
         GatewayError::BudgetExceeded {

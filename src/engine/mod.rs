@@ -445,7 +445,7 @@ impl Gateway {
         for (index, target) in targets.iter().enumerate() {
             loop {
                 if deadline.is_some_and(|d| env.clock.monotonic_ms() >= d) {
-                    return Err(GatewayError::Timeout("the call's deadline passed".into()));
+                    return Err(GatewayError::timeout("the call's deadline passed"));
                 }
                 let started = env.clock.monotonic_ms();
                 let (result, status) = op(target);
@@ -468,7 +468,7 @@ impl Gateway {
                         if deadline
                             .is_some_and(|d| env.clock.monotonic_ms().saturating_add(delay) >= d)
                         {
-                            return Err(GatewayError::Timeout(format!(
+                            return Err(GatewayError::timeout(format!(
                                 "the call's deadline would pass during the {delay} ms wait before retrying ({e})"
                             )));
                         }
@@ -634,7 +634,7 @@ impl Gateway {
         );
         let ((completion, raw), served) = match result {
             Ok(v) => v,
-            Err(e) => return Err(with_attempts(e, attempts.len(), tracer, env, &plan)),
+            Err(e) => return Err(with_attempts(e, &attempts, tracer, env, &plan)),
         };
         let target = plan
             .targets
@@ -757,7 +757,13 @@ impl Gateway {
                             };
                             return (Err(e), status);
                         }
-                        let mut s = LiveStream::live(body, t.endpoint.wire, &t.model, deadline);
+                        let mut s = LiveStream::live(
+                            body,
+                            t.endpoint.wire,
+                            &t.endpoint.name,
+                            &t.model,
+                            deadline,
+                        );
                         // Wait for the first event: an upstream that fails before
                         // sending anything is retried like any failed attempt.
                         match s.prime(env.clock) {
@@ -770,19 +776,21 @@ impl Gateway {
         );
         let (mut stream, served) = match result {
             Ok(v) => v,
-            Err(e) => return Err(with_attempts(e, attempts.len(), tracer, env, &plan)),
+            Err(e) => return Err(with_attempts(e, &attempts, tracer, env, &plan)),
         };
         let target = plan
             .targets
             .get(served)
             .ok_or_else(|| GatewayError::internal("served index out of range"))?;
-        stream.set_context(stream::Context {
-            provider: target.endpoint.name.clone(),
-            model: target.model.clone(),
-            caller: opts.caller.clone(),
-            cache: cache.cloned().zip(cache_key),
+        stream.set_context(
+            stream::Context {
+                provider: target.endpoint.name.clone(),
+                model: target.model.clone(),
+                caller: opts.caller.clone(),
+                cache: cache.cloned().zip(cache_key),
+            },
             attempts,
-        });
+        );
         Ok(stream)
     }
 
@@ -899,7 +907,7 @@ impl Gateway {
         );
         let ((completion, raw, step), _) = match result {
             Ok(v) => v,
-            Err(e) => return Err(with_attempts(e, attempts.len(), tracer, env, &plan)),
+            Err(e) => return Err(with_attempts(e, &attempts, tracer, env, &plan)),
         };
         let served = targets.get(step).unwrap_or(first);
         if let Some(a) = attempts.last_mut() {
@@ -966,7 +974,7 @@ impl Gateway {
         self.check_budget(env)?;
         let deadline = self.deadline(env.clock, opts.timeout_ms);
         let mut attempts = Vec::new();
-        let ((vectors, usage, reported), _) = self.execute(
+        let result = self.execute(
             env,
             &plan.targets,
             &plan.move_on,
@@ -982,7 +990,11 @@ impl Gateway {
                 });
                 (res, status)
             },
-        )?;
+        );
+        let ((vectors, usage, reported), _) = match result {
+            Ok(v) => v,
+            Err(e) => return Err(with_attempts(e, &attempts, tracer, env, &plan)),
+        };
         self.account(env, &endpoint.name, model, None, usage.as_ref())?;
         Ok(EmbedOutput {
             embeddings: vectors,
@@ -1044,10 +1056,10 @@ fn with_status(mut e: GatewayError, status: u16) -> GatewayError {
     e
 }
 
-/// Log the final error of a call with its attempt count.
+/// The final error of a call: carries every attempt, and is logged once.
 fn with_attempts<H: Http>(
     e: GatewayError,
-    attempts: usize,
+    attempts: &[Attempt],
     tracer: &mut Tracer<'_>,
     env: &Env<'_, H>,
     plan: &Plan<'_>,
@@ -1059,11 +1071,11 @@ fn with_attempts<H: Http>(
     tracer.error(
         env.clock.now_ms(),
         provider.as_deref(),
-        u32::try_from(attempts).unwrap_or(u32::MAX),
+        u32::try_from(attempts.len()).unwrap_or(u32::MAX),
         e.to_string(),
         env.log,
     );
-    e
+    e.with_attempts(attempts)
 }
 
 /// Attach the trace to a successful output; log an error that was not
@@ -1087,3 +1099,6 @@ fn finish<H: Http, T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

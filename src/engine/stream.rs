@@ -27,14 +27,39 @@ pub(crate) struct Context {
     pub model: String,
     pub caller: Option<String>,
     pub cache: Option<(CacheConfig, String)>,
-    pub attempts: Vec<Attempt>,
 }
 
+/// Largest streamed output kept for the cache; a longer stream is not cached.
+const MAX_RECORDED: usize = 4 << 20;
+
+/// What a stream produced, kept only when it will be stored in the cache.
 #[derive(Debug, Default)]
 struct Recorder {
     text: String,
     reasoning: String,
     tool_calls: Vec<ToolCall>,
+    /// Too large to cache; stop recording.
+    overflow: bool,
+}
+
+impl Recorder {
+    fn record(&mut self, ev: &StreamEvent) {
+        if self.overflow {
+            return;
+        }
+        match ev {
+            StreamEvent::Text(t) => self.text.push_str(t),
+            StreamEvent::Reasoning(r) => self.reasoning.push_str(r),
+            StreamEvent::ToolUse(c) => self.tool_calls.push(c.clone()),
+            StreamEvent::Done(_) | StreamEvent::Error(_) => {}
+        }
+        if self.text.len() + self.reasoning.len() > MAX_RECORDED {
+            *self = Self {
+                overflow: true,
+                ..Self::default()
+            };
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -44,7 +69,10 @@ pub struct LiveStream<B> {
     replay: VecDeque<StreamEvent>,
     deadline: Option<u64>,
     ctx: Option<Context>,
-    recorder: Recorder,
+    attempts: Vec<Attempt>,
+    /// Present only when the stream's result goes into the cache.
+    recorder: Option<Recorder>,
+    provider: String,
     logging: Option<LoggingConfig>,
     model: String,
     started_ms: u64,
@@ -53,14 +81,22 @@ pub struct LiveStream<B> {
 }
 
 impl<B: Body> LiveStream<B> {
-    pub(crate) fn live(body: B, wire: WireFormat, model: &str, deadline: Option<u64>) -> Self {
+    pub(crate) fn live(
+        body: B,
+        wire: WireFormat,
+        provider: &str,
+        model: &str,
+        deadline: Option<u64>,
+    ) -> Self {
         Self {
             body: Some(body),
             pump: Some(EventPump::new(wire, model)),
             replay: VecDeque::new(),
             deadline,
             ctx: None,
-            recorder: Recorder::default(),
+            attempts: Vec::new(),
+            recorder: None,
+            provider: provider.to_owned(),
             logging: None,
             model: model.to_owned(),
             started_ms: 0,
@@ -78,7 +114,9 @@ impl<B: Body> LiveStream<B> {
             replay: events.into(),
             deadline: None,
             ctx: None,
-            recorder: Recorder::default(),
+            attempts: Vec::new(),
+            recorder: None,
+            provider: String::new(),
             logging: None,
             model: String::new(),
             started_ms: 0,
@@ -87,8 +125,12 @@ impl<B: Body> LiveStream<B> {
         }
     }
 
-    pub(crate) fn set_context(&mut self, ctx: Context) {
+    pub(crate) fn set_context(&mut self, ctx: Context, attempts: Vec<Attempt>) {
+        if ctx.cache.is_some() {
+            self.recorder = Some(Recorder::default());
+        }
         self.ctx = Some(ctx);
+        self.attempts = attempts;
     }
 
     pub(crate) fn set_trace(
@@ -121,7 +163,7 @@ impl<B: Body> LiveStream<B> {
 
     /// The upstream attempts made to open the stream.
     pub fn attempts(&self) -> &[Attempt] {
-        self.ctx.as_ref().map_or(&[], |c| c.attempts.as_slice())
+        &self.attempts
     }
 
     fn pump_input(
@@ -132,10 +174,7 @@ impl<B: Body> LiveStream<B> {
         match r {
             Ok(Some(bytes)) => pump.feed(&bytes),
             Ok(None) => pump.eof(),
-            Err(e) => {
-                let provider = self.ctx.as_ref().map_or("", |c| c.provider.as_str());
-                pump.fail(e.into_gateway(provider));
-            }
+            Err(e) => pump.fail(e.into_gateway(&self.provider)),
         }
     }
 
@@ -211,7 +250,7 @@ impl<B: Body> LiveStream<B> {
             }
             if self.deadline.is_some_and(|d| env.clock.monotonic_ms() >= d) {
                 if let Some(p) = &mut self.pump {
-                    p.fail(GatewayError::Timeout("the call's deadline passed".into()));
+                    p.fail(GatewayError::timeout("the call's deadline passed"));
                 }
                 continue;
             }
@@ -233,10 +272,11 @@ impl<B: Body> LiveStream<B> {
         gw: &Gateway,
         env: &Env<'_, H>,
     ) -> StreamEvent {
+        if let Some(r) = &mut self.recorder {
+            r.record(&ev);
+        }
         match &mut ev {
-            StreamEvent::Text(t) => self.recorder.text.push_str(t),
-            StreamEvent::Reasoning(r) => self.recorder.reasoning.push_str(r),
-            StreamEvent::ToolUse(c) => self.recorder.tool_calls.push(c.clone()),
+            StreamEvent::Text(_) | StreamEvent::Reasoning(_) | StreamEvent::ToolUse(_) => {}
             StreamEvent::Done(done) => {
                 self.finished = true;
                 self.body = None; // close the upstream connection now
@@ -256,8 +296,9 @@ impl<B: Body> LiveStream<B> {
                             done.usage.as_ref(),
                         )
                         .unwrap_or(None);
-                    if let Some((config, key)) = &ctx.cache {
-                        let rec = std::mem::take(&mut self.recorder);
+                    if let (Some((config, key)), Some(rec)) = (&ctx.cache, self.recorder.take())
+                        && !rec.overflow
+                    {
                         let completion = Completion {
                             text: rec.text,
                             reasoning: (!rec.reasoning.is_empty()).then_some(rec.reasoning),
@@ -274,7 +315,7 @@ impl<B: Body> LiveStream<B> {
                         provider: Some(&ctx.provider),
                         usage: done.usage,
                         cost_micro_usd: done.cost_micro_usd,
-                        attempts: u32::try_from(ctx.attempts.len()).unwrap_or(u32::MAX),
+                        attempts: u32::try_from(self.attempts.len()).unwrap_or(u32::MAX),
                         cached: false,
                     };
                     let mut t = self.tracer();
@@ -289,7 +330,7 @@ impl<B: Body> LiveStream<B> {
                 if let Some(p) = &provider {
                     *e = e.clone().with_provider(p);
                 }
-                let attempts = self.ctx.as_ref().map_or(0, |c| c.attempts.len());
+                let attempts = self.attempts.len();
                 let msg = e.to_string();
                 let mut t = self.tracer();
                 t.error(

@@ -64,6 +64,7 @@ pub fn map_error(
         body: truncate_body(body, ERROR_BODY_LIMIT).map(|b| scrub(&b, secrets)),
         retry_after_ms: parse_retry_after(head, now_ms),
         retryable,
+        attempts: Vec::new(),
     };
     match status {
         401 | 403 => GatewayError::Auth(detail),
@@ -89,6 +90,7 @@ pub fn map_stream_error(provider: Option<&str>, value: &Value) -> GatewayError {
         body: Some(truncate(&value.to_string())),
         retry_after_ms: None,
         retryable: true,
+        attempts: Vec::new(),
     };
     match kind {
         "overloaded_error" | "service_unavailable" | "server_overloaded" => {

@@ -1,0 +1,289 @@
+//! Engine behaviour over in-memory ports: the retry / fallback loop,
+//! deadlines, the cache and budget paths, and stream accounting.
+
+use super::*;
+use crate::config::{ProviderConfig, ProviderKind};
+use crate::error::ErrorKind;
+use crate::testing::{FixedRandom, ManualClock, MemKv, NoLog, Reply, ScriptedHttp};
+use crate::types::{FallbackChain, FallbackEntry, StreamEvent};
+
+const OK: &str = r#"{"model":"m","choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5}}"#;
+const ANTHROPIC_OK: &str = r#"{"model":"claude","content":[{"type":"text","text":"from claude"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":2}}"#;
+
+struct World {
+    http: ScriptedHttp,
+    clock: ManualClock,
+    random: FixedRandom,
+    kv: MemKv,
+    log: NoLog,
+}
+
+impl World {
+    fn new(replies: Vec<Reply>) -> Self {
+        Self {
+            http: ScriptedHttp::new(replies),
+            clock: ManualClock::default(),
+            random: FixedRandom(0),
+            kv: MemKv::default(),
+            log: NoLog,
+        }
+    }
+
+    fn env(&self) -> Env<'_, ScriptedHttp> {
+        Env {
+            http: &self.http,
+            clock: &self.clock,
+            random: &self.random,
+            kv: &self.kv,
+            log: &self.log,
+        }
+    }
+}
+
+fn provider(name: &str, kind: ProviderKind) -> ProviderConfig {
+    let mut p = ProviderConfig::new(name, kind);
+    p.base_url = Some("http://upstream".into());
+    p
+}
+
+fn gateway(retry: Option<RetryPolicy>) -> Gateway {
+    Gateway::open(GatewayConfig {
+        providers: vec![
+            provider("openai", ProviderKind::OpenAi),
+            provider("anthropic", ProviderKind::Anthropic),
+        ],
+        default_provider: Some("openai".into()),
+        retry,
+        ..GatewayConfig::default()
+    })
+    .unwrap()
+}
+
+fn policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        retry_on: vec![],
+        initial_backoff_ms: 100,
+        max_backoff_ms: 1000,
+        max_retry_after_ms: 10_000,
+    }
+}
+
+fn input() -> Input {
+    Input::Prompt("hi".into())
+}
+
+#[test]
+fn retry_429_with_retry_after_waits_server_delay_then_succeeds() {
+    let w = World::new(vec![
+        Reply::json(429, "{}").with_header("retry-after", "1"),
+        Reply::json(200, OK),
+    ]);
+    let out = gateway(Some(policy(3)))
+        .run(&w.env(), "m", &input(), &RunOptions::default())
+        .unwrap();
+    assert_eq!(w.http.hits(), 2);
+    assert_eq!(*w.clock.slept.borrow(), vec![1000]);
+    assert_eq!(
+        out.attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+        vec![Some(429), Some(200)]
+    );
+    assert_eq!(out.attempts[0].error, Some(ErrorKind::RateLimited));
+}
+
+#[test]
+fn retry_503_twice_then_200_uses_jittered_backoff() {
+    let w = World {
+        random: FixedRandom(u64::MAX),
+        ..World::new(vec![
+            Reply::json(503, ""),
+            Reply::json(503, ""),
+            Reply::json(200, OK),
+        ])
+    };
+    gateway(Some(policy(3)))
+        .run(&w.env(), "m", &input(), &RunOptions::default())
+        .unwrap();
+    assert_eq!(w.http.hits(), 3);
+    let slept = w.clock.slept.borrow().clone();
+    assert_eq!(slept.len(), 2);
+    assert!(
+        slept[0] <= 100 && slept[1] <= 200,
+        "full jitter within the doubling ceiling: {slept:?}"
+    );
+}
+
+#[test]
+fn retry_never_on_400_or_401() {
+    for status in [400, 401, 404] {
+        let w = World::new(vec![Reply::json(status, "{}"), Reply::json(200, OK)]);
+        let e = gateway(Some(policy(5)))
+            .run(&w.env(), "m", &input(), &RunOptions::default())
+            .unwrap_err();
+        assert_eq!(w.http.hits(), 1, "{status}");
+        assert_eq!(e.status(), Some(status));
+    }
+}
+
+#[test]
+fn retry_exhausted_returns_last_error() {
+    let w = World::new(vec![
+        Reply::json(500, "{}"),
+        Reply::json(502, ""),
+        Reply::json(503, ""),
+    ]);
+    let e = gateway(Some(policy(3)))
+        .run(&w.env(), "m", &input(), &RunOptions::default())
+        .unwrap_err();
+    assert_eq!(w.http.hits(), 3);
+    assert_eq!(e.status(), Some(503));
+}
+
+#[test]
+fn retry_deadline_shorter_than_retry_after_stops_without_extra_hit() {
+    let w = World::new(vec![
+        Reply::json(429, "{}").with_header("retry-after", "5"),
+        Reply::json(200, OK),
+    ]);
+    let opts = RunOptions {
+        timeout_ms: Some(2000),
+        ..RunOptions::default()
+    };
+    let e = gateway(Some(policy(3)))
+        .run(&w.env(), "m", &input(), &opts)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert_eq!(w.http.hits(), 1);
+    assert!(
+        w.clock.slept.borrow().is_empty(),
+        "did not sleep into a deadline it would miss"
+    );
+}
+
+#[test]
+fn retry_connection_error_is_retried() {
+    let w = World::new(vec![
+        Reply::Transport(crate::ports::TransportError::Connection("refused".into())),
+        Reply::json(200, OK),
+    ]);
+    let out = gateway(Some(policy(2)))
+        .run(&w.env(), "m", &input(), &RunOptions::default())
+        .unwrap();
+    assert_eq!(out.attempts[0].status, None);
+    assert_eq!(out.attempts[0].error, Some(ErrorKind::ServiceUnavailable));
+}
+
+#[test]
+fn fallback_moves_on_500_not_on_400() {
+    let chain = FallbackChain {
+        entries: vec![
+            FallbackEntry {
+                provider: "openai".into(),
+                model: "gpt-4o".into(),
+            },
+            FallbackEntry {
+                provider: "anthropic".into(),
+                model: "claude".into(),
+            },
+        ],
+        on: vec![],
+    };
+    let opts = RunOptions {
+        fallback: Some(chain),
+        ..RunOptions::default()
+    };
+    let w = World::new(vec![Reply::json(500, "{}"), Reply::json(200, ANTHROPIC_OK)]);
+    let out = gateway(None)
+        .run(&w.env(), "ignored", &input(), &opts)
+        .unwrap();
+    assert_eq!(out.provider, "anthropic");
+    assert_eq!(out.text, "from claude");
+    assert_eq!(out.attempts.len(), 2);
+    assert_eq!(
+        (out.attempts[0].provider.as_str(), out.attempts[0].status),
+        ("openai", Some(500))
+    );
+
+    let w = World::new(vec![Reply::json(400, "{}"), Reply::json(200, ANTHROPIC_OK)]);
+    let e = gateway(None)
+        .run(&w.env(), "ignored", &input(), &opts)
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(w.http.hits(), 1);
+}
+
+#[test]
+fn budget_refuses_once_spent_and_records_each_success_once() {
+    let gw = Gateway::open(GatewayConfig {
+        providers: vec![provider("openai", ProviderKind::OpenAi)],
+        default_provider: Some("openai".into()),
+        cost: Some(crate::config::CostConfig {
+            pricing: vec![crate::config::ModelPricing {
+                model: "m".into(),
+                input: 1_000_000,
+                output: 1_000_000,
+                cache_read: None,
+                cache_write: None,
+                reasoning: None,
+            }],
+            budget_micro_usd: Some(20),
+            bucket: None,
+            key_prefix: None,
+        }),
+        ..GatewayConfig::default()
+    })
+    .unwrap();
+    let w = World::new(vec![
+        Reply::json(200, OK),
+        Reply::json(500, "{}"),
+        Reply::json(200, OK),
+        Reply::json(200, OK),
+    ]);
+    assert_eq!(
+        gw.run(&w.env(), "m", &input(), &RunOptions::default())
+            .unwrap()
+            .cost_micro_usd,
+        Some(15)
+    );
+    assert!(
+        gw.run(&w.env(), "m", &input(), &RunOptions::default())
+            .is_err(),
+        "the 500 costs nothing"
+    );
+    gw.run(&w.env(), "m", &input(), &RunOptions::default())
+        .unwrap();
+    let e = gw
+        .run(&w.env(), "m", &input(), &RunOptions::default())
+        .unwrap_err();
+    assert_eq!(
+        e,
+        GatewayError::BudgetExceeded {
+            spent_micro_usd: 30,
+            budget_micro_usd: 20
+        }
+    );
+    assert_eq!(w.http.hits(), 3);
+    assert_eq!(
+        gw.cost_tracker().unwrap().totals(&w.kv).unwrap().requests,
+        2
+    );
+}
+
+#[test]
+fn stream_retries_before_first_event_and_records_cost_on_done() {
+    let sse = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+    let w = World::new(vec![Reply::json(503, ""), Reply::json(200, sse)]);
+    let gw = gateway(Some(policy(2)));
+    let mut s = gw
+        .stream(&w.env(), "m", &input(), &RunOptions::default())
+        .unwrap();
+    let mut events = Vec::new();
+    while let Some(e) = s.next(&gw, &w.env()) {
+        events.push(e);
+    }
+    assert_eq!(w.http.hits(), 2);
+    assert_eq!(events.first(), Some(&StreamEvent::Text("a".into())));
+    assert!(matches!(events.last(), Some(StreamEvent::Done(d)) if d.provider == "openai"));
+    assert_eq!(s.attempts().len(), 2);
+    assert!(s.next(&gw, &w.env()).is_none());
+}
