@@ -147,19 +147,14 @@ impl Reply {
 /// Split an SSE body after each blank line, keeping the bytes exact.
 pub fn split_events(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i + 1 < bytes.len() {
-        if bytes[i] == b'\n' && bytes[i + 1] == b'\n' {
-            out.push(bytes[start..i + 2].to_vec());
-            start = i + 2;
-            i += 2;
-        } else {
-            i += 1;
-        }
+    let mut rest = bytes;
+    while let Some(pos) = rest.windows(2).position(|w| w == b"\n\n") {
+        let (event, tail) = rest.split_at(pos + 2);
+        out.push(event.to_vec());
+        rest = tail;
     }
-    if start < bytes.len() {
-        out.push(bytes[start..].to_vec());
+    if !rest.is_empty() {
+        out.push(rest.to_vec());
     }
     out
 }

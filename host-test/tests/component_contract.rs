@@ -4,6 +4,14 @@
 //! 4.0.2's platform (`--world library`); the allowlist component imports
 //! nothing and stays under 40 KB.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -3,6 +3,14 @@
 //! normalized result, for plain chat, JSON schema output, tools, the
 //! tool-result follow-up turn, prompt caching, and every error class.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
 mod common;
 
 use common::{Harness, anthropic_cfg, detail, json, kind, openai_cfg, workers_cfg};

@@ -2,6 +2,14 @@
 //! replayed by the mock (paced), streams cut or ended early, cancel that
 //! reaches the upstream, and the guest's memory on a 100 MB stream.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
 mod common;
 
 use std::time::Duration;

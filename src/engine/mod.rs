@@ -461,28 +461,27 @@ impl Gateway {
                     Err(e) => e.with_provider(&target.endpoint.name),
                 };
                 let attempt_count = u32::try_from(attempts.len()).unwrap_or(u32::MAX);
-                if backoff::retries(policy, &e) && retries.saturating_add(1) < policy.max_attempts {
-                    if let Some(delay) =
-                        backoff::delay_ms(policy, &e, retries, env.random.next_u64())
+                let delay = (backoff::retries(policy, &e)
+                    && retries.saturating_add(1) < policy.max_attempts)
+                    .then(|| backoff::delay_ms(policy, &e, retries, env.random.next_u64()))
+                    .flatten();
+                if let Some(delay) = delay {
+                    if deadline.is_some_and(|d| env.clock.monotonic_ms().saturating_add(delay) >= d)
                     {
-                        if deadline
-                            .is_some_and(|d| env.clock.monotonic_ms().saturating_add(delay) >= d)
-                        {
-                            return Err(GatewayError::timeout(format!(
-                                "the call's deadline would pass during the {delay} ms wait before retrying ({e})"
-                            )));
-                        }
-                        tracer.retry(
-                            env.clock.now_ms(),
-                            &target.endpoint.name,
-                            attempt_count,
-                            e.to_string(),
-                            env.log,
-                        );
-                        env.clock.sleep_ms(delay);
-                        retries += 1;
-                        continue;
+                        return Err(GatewayError::timeout(format!(
+                            "the call's deadline would pass during the {delay} ms wait before retrying ({e})"
+                        )));
                     }
+                    tracer.retry(
+                        env.clock.now_ms(),
+                        &target.endpoint.name,
+                        attempt_count,
+                        e.to_string(),
+                        env.log,
+                    );
+                    env.clock.sleep_ms(delay);
+                    retries += 1;
+                    continue;
                 }
                 if index + 1 < targets.len() && move_on.applies(&e) {
                     tracer.retry(

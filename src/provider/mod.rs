@@ -81,11 +81,7 @@ pub fn build_embed(
 
 /// Parse a successful embeddings response into vectors (in input order)
 /// and usage.
-pub fn parse_embed(
-    wire: WireFormat,
-    body: &[u8],
-    expected: usize,
-) -> Result<(Vec<Vec<f32>>, Option<Usage>, Option<String>)> {
+pub fn parse_embed(wire: WireFormat, body: &[u8], expected: usize) -> Result<Embeddings> {
     let parsed = match wire {
         WireFormat::OpenAi => openai::parse_embed(body)?,
         WireFormat::WorkersAi => workers_ai::parse_embed(body)?,
@@ -177,6 +173,17 @@ pub(crate) fn caller_json(text: Option<&str>, what: &str) -> Result<serde_json::
     match text {
         Some(t) => crate::types::parse_json_object(t, what),
         None => Ok(serde_json::json!({"type": "object", "properties": {}})),
+    }
+}
+
+/// Vectors in input order, usage, and the model the provider reported.
+pub type Embeddings = (Vec<Vec<f32>>, Option<Usage>, Option<String>);
+
+/// Set `key` on a JSON object (no-op on anything else; never panics, unlike
+/// `value[key] = ...`).
+pub(crate) fn set_field(v: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(key.to_owned(), value);
     }
 }
 

@@ -143,7 +143,7 @@ fn system_field(system: &[&Message]) -> Option<Value> {
             .map(|m| {
                 let mut b = json!({"type": "text", "text": m.content});
                 if m.cache_control {
-                    b["cache_control"] = cache_control();
+                    super::set_field(&mut b, "cache_control", cache_control());
                 }
                 b
             })
@@ -185,7 +185,7 @@ fn conversation(messages: &[&Message]) -> Result<Vec<ReqMessage>> {
         if m.cache_control
             && let Some(last) = blocks.last_mut()
         {
-            last["cache_control"] = cache_control();
+            super::set_field(last, "cache_control", cache_control());
         }
         match turns.last_mut() {
             Some((r, b)) if *r == role => b.append(&mut blocks),

@@ -291,7 +291,7 @@ pub(crate) fn embed_request(
     )
 }
 
-pub(crate) fn parse_embed(body: &[u8]) -> Result<(Vec<Vec<f32>>, Option<Usage>, Option<String>)> {
+pub(crate) fn parse_embed(body: &[u8]) -> Result<super::Embeddings> {
     let r: wire::EmbedResponse = from_json(body, "embeddings response")?;
     let mut items: Vec<(usize, Vec<f32>)> = r
         .data

@@ -122,18 +122,22 @@ fn message(m: &Message) -> Value {
     };
     let mut v = json!({"role": role, "content": m.content});
     if !m.tool_calls.is_empty() {
-        v["tool_calls"] = Value::Array(
-            m.tool_calls
-                .iter()
-                .map(|c| {
-                    json!({"id": c.id, "type": "function",
-                           "function": {"name": c.name, "arguments": c.arguments}})
-                })
-                .collect(),
+        super::set_field(
+            &mut v,
+            "tool_calls",
+            Value::Array(
+                m.tool_calls
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.id, "type": "function",
+                               "function": {"name": c.name, "arguments": c.arguments}})
+                    })
+                    .collect(),
+            ),
         );
     }
     if let (Role::Tool, Some(id)) = (m.role, &m.tool_call_id) {
-        v["tool_call_id"] = json!(id);
+        super::set_field(&mut v, "tool_call_id", json!(id));
     }
     v
 }
@@ -231,7 +235,7 @@ pub(crate) fn embed_request(endpoint: &Endpoint, model: &str, input: &[String]) 
     )
 }
 
-pub(crate) fn parse_embed(body: &[u8]) -> Result<(Vec<Vec<f32>>, Option<Usage>, Option<String>)> {
+pub(crate) fn parse_embed(body: &[u8]) -> Result<super::Embeddings> {
     let env: wire::Envelope = from_json(body, "Workers AI response")?;
     let result = unwrap_envelope(env)?;
     let r: wire::EmbedResult = serde_json::from_value(result).map_err(|e| {
