@@ -48,6 +48,15 @@ pub mod bindings {
     });
 }
 
+/// Host bindings of the standalone `allowlist` world (no imports).
+pub mod allowlist_bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "workkit:ai-gateway/allowlist",
+        exports: { default: async },
+    });
+}
+
 pub use bindings::exports::workkit::ai_gateway::model_allowlist as wa;
 pub use bindings::exports::workkit::ai_gateway::types as w;
 use kv_bindings::wasi::keyvalue::{atomics, store};
@@ -624,6 +633,73 @@ impl Instance {
     pub async fn default_provider(&mut self, gw: GatewayHandle) -> anyhow::Result<Option<String>> {
         let g = self.bindings.workkit_ai_gateway_api().gateway();
         Ok(g.call_default_provider(&mut self.store, gw.0).await?)
+    }
+
+    pub async fn create_router(&mut self, config: &w::RouterConfig) -> Wit<ResourceAny> {
+        let r = self.bindings.workkit_ai_gateway_router();
+        Ok(r.call_create_router(&mut self.store, config).await?)
+    }
+
+    pub async fn route(
+        &mut self,
+        router: ResourceAny,
+        model: &str,
+    ) -> anyhow::Result<Option<String>> {
+        let r = self.bindings.workkit_ai_gateway_router().router();
+        Ok(r.call_resolve(&mut self.store, router, model).await?)
+    }
+
+    pub async fn open_tracker(&mut self, config: &w::CostConfig) -> Wit<ResourceAny> {
+        let c = self.bindings.workkit_ai_gateway_cost_tracker();
+        Ok(c.call_open_tracker(&mut self.store, config).await?)
+    }
+
+    pub async fn record_usage(
+        &mut self,
+        tracker: ResourceAny,
+        model: &str,
+        usage: w::Usage,
+    ) -> Wit<u64> {
+        let c = self.bindings.workkit_ai_gateway_cost_tracker().tracker();
+        Ok(c.call_record_usage(&mut self.store, tracker, model, usage)
+            .await?)
+    }
+
+    pub async fn tracker_totals(&mut self, tracker: ResourceAny) -> Wit<w::CostTotals> {
+        let c = self.bindings.workkit_ai_gateway_cost_tracker().tracker();
+        Ok(c.call_totals(&mut self.store, tracker).await?)
+    }
+
+    pub async fn check_budget(
+        &mut self,
+        tracker: ResourceAny,
+        budget: u64,
+    ) -> Wit<w::BudgetStatus> {
+        let c = self.bindings.workkit_ai_gateway_cost_tracker().tracker();
+        Ok(c.call_check_budget(&mut self.store, tracker, budget)
+            .await?)
+    }
+
+    pub async fn price(
+        &mut self,
+        pricing: &w::ModelPricing,
+        usage: w::Usage,
+    ) -> anyhow::Result<u64> {
+        let c = self.bindings.workkit_ai_gateway_cost_tracker();
+        Ok(c.call_price(&mut self.store, pricing, usage).await?)
+    }
+
+    pub async fn is_allowed_model(
+        &mut self,
+        config: &Vec<wa::ProviderModels>,
+        provider: &str,
+        model: &str,
+    ) -> anyhow::Result<bool> {
+        let a = self.bindings.workkit_ai_gateway_model_allowlist();
+        Ok(
+            a.call_is_allowed_model(&mut self.store, config, provider, model)
+                .await?,
+        )
     }
 
     pub async fn resolve_provider(

@@ -41,6 +41,8 @@ pub struct Recorded {
     /// Lowercase names, in arrival order.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request head arrived.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -304,6 +306,7 @@ impl MockServer {
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let at = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -328,6 +331,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             })
             .collect(),
         body,
+        at,
     };
     if let Ok(mut r) = state.requests.lock() {
         r.push(rec.clone());

@@ -134,14 +134,17 @@ pub fn account_tokens(
     if tokens == 0 {
         return Ok(());
     }
+    let delta = i64::try_from(tokens).unwrap_or(i64::MAX);
     for limit in config.limits.iter().filter(|l| l.max_tokens.is_some()) {
         let (id, _) = window(limit, now_ms);
-        let k = key(limit, "tok", scope_value(limit, subject), id);
-        kv.increment(
-            &config.bucket,
-            &k,
-            i64::try_from(tokens).unwrap_or(i64::MAX),
-        )?;
+        let scope = scope_value(limit, subject);
+        let total = kv.increment(&config.bucket, &key(limit, "tok", scope, id), delta)?;
+        if total == delta
+            && let Some(prev) = id.checked_sub(1)
+        {
+            // First tokens of a new window: drop the previous window's counter.
+            let _ = kv.delete(&config.bucket, &key(limit, "tok", scope, prev));
+        }
     }
     Ok(())
 }
@@ -201,6 +204,26 @@ mod tests {
         let e = admit(&kv, &c, &subject(None), 1).unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::RateLimited);
         admit(&kv, &c, &subject(None), 60_000).unwrap();
+    }
+
+    #[test]
+    fn ratelimit_old_token_windows_are_removed() {
+        let kv = MemKv::default();
+        let c = cfg(vec![RateLimit {
+            name: "t".into(),
+            scope: RateLimitScope::Global,
+            window_seconds: 1,
+            max_requests: None,
+            max_tokens: Some(100),
+        }]);
+        for second in 1..5 {
+            account_tokens(&kv, &c, &subject(None), 10, second * 1000).unwrap();
+        }
+        assert_eq!(
+            kv.keys_with_prefix("rl", "").unwrap().len(),
+            1,
+            "only the current window is kept"
+        );
     }
 
     #[test]
