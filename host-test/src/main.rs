@@ -36,6 +36,13 @@ struct Cli {
 enum Command {
     /// Chat with a model through the component.
     Chat(ChatArgs),
+    /// Run the mock upstream alone (OpenAI, Anthropic, Workers AI formats;
+    /// admin API under /__mock/), until interrupted.
+    Mock {
+        /// Port on 127.0.0.1 (0 = any free port; the address is printed).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -315,11 +322,23 @@ async fn chat(component: Option<PathBuf>, args: ChatArgs) -> anyhow::Result<Exit
     }
 }
 
+async fn serve_mock(port: u16) -> anyhow::Result<ExitCode> {
+    let mock = MockServer::start_on(port).await?;
+    println!("{}", mock.base_url());
+    eprintln!(
+        "mock upstream listening on {} (Ctrl-C to stop)",
+        mock.base_url()
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Chat(args) => chat(cli.component, args).await,
+        Command::Mock { port } => serve_mock(port).await,
     };
     match result.context("host-test failed") {
         Ok(code) => code,
