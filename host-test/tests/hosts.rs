@@ -1,6 +1,7 @@
 //! The same `ai-gateway.wasm` on the other hosts, each driven against this
 //! process's mock upstream: Cloudflare Workers (jco + real workerd via
-//! miniflare). Each test names the setup it needs (`.ci/setup` installs it).
+//! miniflare) and Python (wasmtime from PyPI). Each test names the setup it
+//! needs (`.ci/setup` installs it).
 
 #![allow(
     clippy::unwrap_used,
@@ -68,5 +69,25 @@ async fn workers_workerd_runs_the_component() {
             .env("MOCK_URL", mock.base_url())
             .env("EXPECTED_SHA256", gateway_sha256()),
         "workerd tests (miniflare)",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_wasmtime_runs_the_component() {
+    let dir = repo().join("examples/python");
+    let python = dir.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "examples/python needs its venv: .ci/setup creates it (pip install -r requirements.txt)"
+    );
+    let mock = MockServer::start().await.unwrap();
+    run(
+        Command::new(python)
+            .args(["-m", "unittest", "-v", "test_gateway"])
+            .current_dir(&dir)
+            .env("MOCK_URL", mock.base_url())
+            .env("AI_GATEWAY_WASM", gateway_wasm())
+            .env("EXPECTED_SHA256", gateway_sha256()),
+        "python (wasmtime-py) tests",
     );
 }
