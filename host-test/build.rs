@@ -16,7 +16,14 @@ fn main() -> Result<(), Error> {
         .parent()
         .ok_or("host-test must live in the workspace root")?
         .to_path_buf();
-    for p in ["src", "wit", "Cargo.toml", "Cargo.lock", "allowlist"] {
+    for p in [
+        "src",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+        "allowlist",
+        "proxy",
+    ] {
         println!("cargo::rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo::rerun-if-env-changed=AI_GATEWAY_WASM_OVERRIDE");
@@ -32,12 +39,16 @@ fn main() -> Result<(), Error> {
     }
     // One cargo run per package: in a single run cargo unifies features and
     // would re-link the gateway without its exports.
-    for package in ["ai-gateway", "ai-gateway-allowlist"] {
+    for package in ["ai-gateway", "ai-gateway-allowlist", "ai-gateway-proxy"] {
         build_guest(&root, &target_dir, package)?;
     }
     println!(
         "cargo::rustc-env=AI_GATEWAY_WASM={}",
         out.join("ai_gateway.wasm").display()
+    );
+    println!(
+        "cargo::rustc-env=AI_GATEWAY_PROXY_WASM={}",
+        out.join("ai_gateway_proxy.wasm").display()
     );
     Ok(())
 }

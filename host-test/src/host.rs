@@ -4,6 +4,7 @@
 //! tests that assert exact provider URLs), and typed calls into the
 //! component's exports.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -139,9 +140,17 @@ pub struct HostState {
     table: ResourceTable,
     hooks: Hooks,
     kv: KvStore,
+    variables: Arc<BTreeMap<String, String>>,
     /// Largest linear memory the guest asked for, in bytes.
     peak_memory: Arc<Mutex<usize>>,
     limits: MemoryWatch,
+}
+
+impl HostState {
+    /// Application variables (`fermyon:spin/variables`) of this instance.
+    pub fn variables(&self) -> &BTreeMap<String, String> {
+        &self.variables
+    }
 }
 
 impl std::fmt::Debug for HostState {
@@ -342,6 +351,11 @@ pub fn gateway_wasm() -> PathBuf {
     PathBuf::from(env!("AI_GATEWAY_WASM"))
 }
 
+/// The OpenAI-compatible proxy component (not yet composed) built by `build.rs`.
+pub fn proxy_wasm() -> PathBuf {
+    PathBuf::from(env!("AI_GATEWAY_PROXY_WASM"))
+}
+
 /// The standalone allowlist component built by `build.rs`.
 pub fn allowlist_wasm() -> PathBuf {
     PathBuf::from(env!("AI_GATEWAY_ALLOWLIST_WASM"))
@@ -389,6 +403,8 @@ pub struct InstanceConfig {
     pub redirect: Option<Redirect>,
     /// Capture the guest's stderr here instead of inheriting it.
     pub stderr: Option<MemoryOutputPipe>,
+    /// Application variables (`fermyon:spin/variables`), for HTTP apps.
+    pub variables: Arc<BTreeMap<String, String>>,
 }
 
 impl InstanceConfig {
@@ -397,8 +413,38 @@ impl InstanceConfig {
             kv,
             redirect: None,
             stderr: None,
+            variables: Arc::default(),
         }
     }
+}
+
+/// A fresh store for one instance.
+pub fn new_store(engine: &Engine, cfg: &InstanceConfig) -> Store<HostState> {
+    let mut b = WasiCtx::builder();
+    match &cfg.stderr {
+        Some(p) => {
+            b.stderr(p.clone());
+        }
+        None => {
+            b.inherit_stderr();
+        }
+    }
+    let peak = Arc::new(Mutex::new(0));
+    let state = HostState {
+        wasi: b.build(),
+        http: WasiHttpCtx::new(),
+        table: ResourceTable::new(),
+        hooks: Hooks {
+            redirect: cfg.redirect.clone().map(Arc::new),
+        },
+        kv: cfg.kv.clone(),
+        variables: Arc::clone(&cfg.variables),
+        peak_memory: Arc::clone(&peak),
+        limits: MemoryWatch { peak },
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    store
 }
 
 /// A compiled, pre-linked gateway component; cheap to instantiate.
@@ -437,29 +483,7 @@ impl Runtime {
 
     /// A fresh instance with its own store.
     pub async fn instance(&self, cfg: &InstanceConfig) -> anyhow::Result<Instance> {
-        let mut b = WasiCtx::builder();
-        match &cfg.stderr {
-            Some(p) => {
-                b.stderr(p.clone());
-            }
-            None => {
-                b.inherit_stderr();
-            }
-        }
-        let peak = Arc::new(Mutex::new(0));
-        let state = HostState {
-            wasi: b.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            hooks: Hooks {
-                redirect: cfg.redirect.clone().map(Arc::new),
-            },
-            kv: cfg.kv.clone(),
-            peak_memory: Arc::clone(&peak),
-            limits: MemoryWatch { peak },
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        let mut store = new_store(&self.engine, cfg);
         let bindings = self.pre.instantiate_async(&mut store).await?;
         Ok(Instance { store, bindings })
     }

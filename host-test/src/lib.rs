@@ -7,3 +7,4 @@ pub mod cfg;
 pub mod host;
 pub mod kv;
 pub mod mock;
+pub mod serve;

@@ -36,6 +36,9 @@ struct Cli {
 enum Command {
     /// Chat with a model through the component.
     Chat(ChatArgs),
+    /// Serve an HTTP component built on the gateway (default: the
+    /// OpenAI-compatible proxy composed with the gateway) on wasmtime.
+    Serve(ServeArgs),
     /// Run the mock upstream alone (OpenAI, Anthropic, Workers AI formats;
     /// admin API under /__mock/), until interrupted.
     Mock {
@@ -43,6 +46,28 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// An application variable (`fermyon:spin/variables`), name=value; repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// A JSON file whose contents become the `gateway_config` variable.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Key-value database file (default: a temporary one).
+    #[arg(long, value_name = "FILE")]
+    kv: Option<PathBuf>,
+    /// Use wasmtime's pooling instance allocator.
+    #[arg(long)]
+    pooling: bool,
+    /// Keep at most this many idle instances for reuse.
+    #[arg(long, default_value_t = 64)]
+    max_idle: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -322,6 +347,44 @@ async fn chat(component: Option<PathBuf>, args: ChatArgs) -> anyhow::Result<Exit
     }
 }
 
+async fn serve(component: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let wasm = match component {
+        Some(c) => c,
+        None => host_test::serve::composed_proxy()?,
+    };
+    let mut vars = host_test::serve::parse_vars(&args.vars)?;
+    if let Some(file) = &args.config {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        vars.insert("gateway_config".into(), text);
+    }
+    let dir = tempfile::tempdir()?;
+    let kv_path = args
+        .kv
+        .clone()
+        .unwrap_or_else(|| dir.path().join("kv.redb"));
+    let kv = KvStore::open(&kv_path)?.relaxed();
+    let mut instance = InstanceConfig::new(kv);
+    instance.variables = std::sync::Arc::new(vars);
+    let cfg = host_test::serve::ServeConfig {
+        addr: args.listen,
+        instance,
+        pooling: args.pooling,
+        max_idle: args.max_idle,
+    };
+    let server = host_test::serve::start(&wasm, cfg).await?;
+    eprintln!(
+        "serving {} on {} (Ctrl-C to stop)",
+        wasm.display(),
+        server.base_url()
+    );
+    tokio::select! {
+        () = server.wait() => {}
+        r = tokio::signal::ctrl_c() => r?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn serve_mock(port: u16) -> anyhow::Result<ExitCode> {
     let mock = MockServer::start_on(port).await?;
     println!("{}", mock.base_url());
@@ -339,6 +402,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Chat(args) => chat(cli.component, args).await,
         Command::Mock { port } => serve_mock(port).await,
+        Command::Serve(args) => serve(cli.component, args).await,
     };
     match result.context("host-test failed") {
         Ok(code) => code,

@@ -614,11 +614,11 @@ async fn logging_trace_and_stderr_json_lines_without_secrets() {
     let h = Harness::new().await;
     let pipe = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 20);
     let ic = InstanceConfig {
-        kv: h.kv.clone(),
         redirect: Some(Redirect {
             authority: h.mock.authority(),
         }),
         stderr: Some(pipe.clone()),
+        ..InstanceConfig::new(h.kv.clone())
     };
     let mut inst = common::runtime().instance(&ic).await.unwrap();
     let logging = |include_prompts| w::LoggingConfig {

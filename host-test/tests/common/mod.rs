@@ -43,11 +43,10 @@ impl Harness {
     /// Another instance sharing this harness's mock and key-value store.
     pub async fn instance_for(mock: &MockServer, kv: &KvStore) -> Instance {
         let ic = InstanceConfig {
-            kv: kv.clone(),
             redirect: Some(Redirect {
                 authority: mock.authority(),
             }),
-            stderr: None,
+            ..InstanceConfig::new(kv.clone())
         };
         runtime().instance(&ic).await.expect("instance")
     }

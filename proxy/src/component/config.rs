@@ -1,0 +1,303 @@
+//! The proxy's settings: the `gateway_config` variable (JSON) plus one
+//! variable per secret, read once per instance.
+//!
+//! ```json
+//! {
+//!   "providers": [{"name": "openai", "kind": "openai", "api_key_variable": "openai_api_key"}],
+//!   "default_provider": "openai",
+//!   "routes": [{"pattern": "claude-*", "provider": "anthropic"}],
+//!   "models": ["gpt-4o-mini"],
+//!   "retry": {"max_attempts": 2},
+//!   "cache": {"bucket": "default", "ttl_seconds": 300},
+//!   "pricing": [{"model": "gpt-4o-mini", "input": 150000, "output": 600000}],
+//!   "state_bucket": "default",
+//!   "allowlist": {"openai": ["gpt-4o-mini", {"prefix": "gpt-4.1"}]},
+//!   "timeout_ms": 60000,
+//!   "clients": [{"name": "team-a", "key_variable": "team_a_key",
+//!                "budget_micro_usd": 5000000, "requests_per_minute": 600, "tokens_per_minute": 200000}]
+//! }
+//! ```
+//! Without `clients` the proxy needs no key from its callers.
+
+use serde::Deserialize;
+
+use super::bindings::fermyon::spin::variables;
+use super::bindings::workkit::ai_gateway::types as w;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    pub providers: Vec<Provider>,
+    #[serde(default)]
+    pub default_provider: Option<String>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    #[serde(default)]
+    pub router_fallback: Option<String>,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub retry: Option<Retry>,
+    #[serde(default)]
+    pub cache: Option<Cache>,
+    #[serde(default)]
+    pub pricing: Vec<Pricing>,
+    #[serde(default)]
+    pub state_bucket: Option<String>,
+    #[serde(default)]
+    pub allowlist: Option<std::collections::BTreeMap<String, Vec<Matcher>>>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub clients: Vec<Client>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub api_key_variable: Option<String>,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub wire_format: Option<String>,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub pattern: String,
+    pub provider: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    pub bucket: String,
+    pub ttl_seconds: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pricing {
+    pub model: String,
+    pub input: u64,
+    pub output: u64,
+    #[serde(default)]
+    pub cache_read: Option<u64>,
+    #[serde(default)]
+    pub cache_write: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Matcher {
+    Exact(String),
+    Prefix { prefix: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub name: String,
+    pub key_variable: String,
+    #[serde(default)]
+    pub budget_micro_usd: Option<u64>,
+    #[serde(default)]
+    pub requests_per_minute: Option<u64>,
+    #[serde(default)]
+    pub tokens_per_minute: Option<u64>,
+}
+
+fn var(name: &str) -> Result<String, String> {
+    variables::get(name).map_err(|e| match e {
+        variables::Error::Undefined(_) => format!("variable {name:?} is not set"),
+        variables::Error::InvalidName(m)
+        | variables::Error::Provider(m)
+        | variables::Error::Other(m) => {
+            format!("variable {name:?}: {m}")
+        }
+    })
+}
+
+/// Read `gateway_config` and the secrets it names.
+pub fn load() -> Result<(ProxyConfig, Vec<(String, String)>), String> {
+    let text = var("gateway_config")?;
+    let config: ProxyConfig =
+        serde_json::from_str(&text).map_err(|e| format!("gateway_config is invalid: {e}"))?;
+    let mut secrets = Vec::new();
+    for c in &config.clients {
+        secrets.push((c.name.clone(), var(&c.key_variable)?));
+    }
+    Ok((config, secrets))
+}
+
+fn kind(s: &str) -> Result<w::ProviderKind, String> {
+    Ok(match s {
+        "openai" => w::ProviderKind::Openai,
+        "anthropic" => w::ProviderKind::Anthropic,
+        "workers-ai" => w::ProviderKind::WorkersAi,
+        "custom" => w::ProviderKind::Custom,
+        other => return Err(format!("unknown provider kind {other:?}")),
+    })
+}
+
+fn wire(s: &str) -> Result<w::WireFormat, String> {
+    Ok(match s {
+        "openai" => w::WireFormat::Openai,
+        "anthropic" => w::WireFormat::Anthropic,
+        "workers-ai" => w::WireFormat::WorkersAi,
+        other => return Err(format!("unknown wire format {other:?}")),
+    })
+}
+
+/// The gateway config for one client (or for everyone when `client` is
+/// `None`): shared providers, routing, cache; per-client cost and limits.
+pub fn gateway_config(
+    c: &ProxyConfig,
+    client: Option<&Client>,
+) -> Result<w::GatewayConfig, String> {
+    let providers = c
+        .providers
+        .iter()
+        .map(|p| {
+            Ok(w::ProviderConfig {
+                name: p.name.clone(),
+                kind: kind(&p.kind)?,
+                api_key: p.api_key_variable.as_deref().map(var).transpose()?,
+                base_url: p.base_url.clone(),
+                account_id: p.account_id.clone(),
+                wire_format: p.wire_format.as_deref().map(wire).transpose()?,
+                api_version: None,
+                headers: p.headers.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let bucket = c.state_bucket.clone().unwrap_or_else(|| "default".into());
+    let budget = client.and_then(|k| k.budget_micro_usd);
+    let cost = (!c.pricing.is_empty() || budget.is_some()).then(|| w::CostConfig {
+        pricing: c
+            .pricing
+            .iter()
+            .map(|p| w::ModelPricing {
+                model: p.model.clone(),
+                input: p.input,
+                output: p.output,
+                cache_read: p.cache_read,
+                cache_write: p.cache_write,
+                reasoning: None,
+            })
+            .collect(),
+        budget_micro_usd: budget,
+        bucket: Some(bucket.clone()),
+        key_prefix: Some(format!(
+            "aigw:cost:{}",
+            client.map_or("all", |k| k.name.as_str())
+        )),
+    });
+    let rate_limits = client.and_then(|k| {
+        (k.requests_per_minute.is_some() || k.tokens_per_minute.is_some()).then(|| {
+            w::RateLimitConfig {
+                bucket: bucket.clone(),
+                limits: vec![w::RateLimit {
+                    name: format!("client-{}", k.name),
+                    scope: w::RateLimitScope::Global,
+                    window_seconds: 60,
+                    max_requests: k.requests_per_minute,
+                    max_tokens: k.tokens_per_minute,
+                }],
+            }
+        })
+    });
+    Ok(w::GatewayConfig {
+        providers,
+        default_provider: c.default_provider.clone(),
+        cf_gateway: None,
+        router: (!c.routes.is_empty() || c.router_fallback.is_some()).then(|| w::RouterConfig {
+            routes: c
+                .routes
+                .iter()
+                .map(|r| w::Route {
+                    pattern: r.pattern.clone(),
+                    provider: r.provider.clone(),
+                })
+                .collect(),
+            fallback: c.router_fallback.clone(),
+        }),
+        retry: c.retry.as_ref().map(|r| w::RetryPolicy {
+            max_attempts: r.max_attempts,
+            retry_on: Vec::new(),
+            initial_backoff_ms: 200,
+            max_backoff_ms: 4000,
+            max_retry_after_ms: 30_000,
+        }),
+        chains: Vec::new(),
+        cache: c.cache.as_ref().map(|k| w::CacheConfig {
+            bucket: k.bucket.clone(),
+            ttl_seconds: k.ttl_seconds,
+            namespace: None,
+            streams: true,
+        }),
+        cost,
+        rate_limits,
+        allowlist: c.allowlist.as_ref().map(|a| {
+            use super::bindings::workkit::ai_gateway::model_allowlist as wa;
+            a.iter()
+                .map(|(provider, models)| wa::ProviderModels {
+                    provider: provider.clone(),
+                    models: models
+                        .iter()
+                        .map(|m| match m {
+                            Matcher::Exact(e) => wa::ModelMatcher::Exact(e.clone()),
+                            Matcher::Prefix { prefix } => wa::ModelMatcher::Prefix(prefix.clone()),
+                        })
+                        .collect(),
+                })
+                .collect()
+        }),
+        logging: None,
+        timeout_ms: c.timeout_ms,
+        attempt_timeouts: None,
+    })
+}
+
+/// The models `/v1/models` lists: configured ones, else route patterns and
+/// allowlist entries without wildcards.
+pub fn models(c: &ProxyConfig) -> Vec<(String, String)> {
+    if !c.models.is_empty() {
+        let owner = c.default_provider.clone().unwrap_or_default();
+        return c
+            .models
+            .iter()
+            .map(|m| (m.clone(), owner.clone()))
+            .collect();
+    }
+    let mut out: Vec<(String, String)> = c
+        .routes
+        .iter()
+        .filter(|r| !r.pattern.contains(['*', '?']))
+        .map(|r| (r.pattern.clone(), r.provider.clone()))
+        .collect();
+    for (provider, models) in c.allowlist.iter().flatten() {
+        for m in models {
+            if let Matcher::Exact(e) = m
+                && !out.iter().any(|(id, _)| id == e)
+            {
+                out.push((e.clone(), provider.clone()));
+            }
+        }
+    }
+    out
+}

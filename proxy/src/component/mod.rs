@@ -1,0 +1,308 @@
+//! The proxy's component glue: routes requests, authenticates clients, calls
+//! the gateway, and answers in OpenAI's formats.
+
+mod config;
+mod io;
+mod openai;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+#[allow(
+    clippy::all,
+    missing_debug_implementations,
+    unused_qualifications,
+    reason = "generated bindings"
+)]
+mod bindings {
+    wit_bindgen::generate!({
+        world: "workkit:ai-gateway-proxy/proxy@0.1.0",
+        path: ["../wit", "wit"],
+        generate_all,
+    });
+}
+
+use bindings::exports::wasi::http::incoming_handler::Guest;
+use bindings::wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
+use bindings::workkit::ai_gateway::{api, types as w};
+use openai::ApiError;
+
+use crate::text;
+
+/// Everything built from the variables, once per instance: hosts that reuse
+/// instances (host-test serve, Spin's instance reuse, a Worker isolate) pay
+/// for config parsing and `open` once.
+struct State {
+    config: config::ProxyConfig,
+    /// (client name, key) pairs; empty = no authentication.
+    clients: Vec<(String, String)>,
+    /// Opened gateways by client name ("" without clients), lazily.
+    gateways: RefCell<Vec<(String, Rc<api::Gateway>)>>,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<Rc<State>>> = const { RefCell::new(None) };
+}
+
+fn state() -> Result<Rc<State>, ApiError> {
+    if let Some(s) = STATE.with(|s| s.borrow().clone()) {
+        return Ok(s);
+    }
+    let (config, clients) = config::load().map_err(|m| ApiError {
+        status: 500,
+        kind: "server_error",
+        code: Some("proxy_config".into()),
+        message: m,
+        retry_after_ms: None,
+    })?;
+    let s = Rc::new(State {
+        config,
+        clients,
+        gateways: RefCell::new(Vec::new()),
+    });
+    STATE.with(|cell| *cell.borrow_mut() = Some(Rc::clone(&s)));
+    Ok(s)
+}
+
+impl State {
+    /// The client calling, from its bearer key (constant-time compare).
+    fn authenticate(&self, req: &io::Request) -> Result<Option<String>, ApiError> {
+        if self.clients.is_empty() {
+            return Ok(None);
+        }
+        let unauthorized = |m: &str| ApiError {
+            status: 401,
+            kind: "invalid_request_error",
+            code: Some("invalid_api_key".into()),
+            message: m.into(),
+            retry_after_ms: None,
+        };
+        let token = req
+            .header("authorization")
+            .and_then(text::bearer)
+            .ok_or_else(|| unauthorized("Missing bearer API key."))?;
+        let mut found = None;
+        for (name, key) in &self.clients {
+            // Compare against every key, so timing does not reveal which matched.
+            if text::constant_time_eq(token.as_bytes(), key.as_bytes()) {
+                found = Some(name.clone());
+            }
+        }
+        found
+            .map(Some)
+            .ok_or_else(|| unauthorized("Incorrect API key provided."))
+    }
+
+    fn gateway(&self, client: Option<&str>) -> Result<Rc<api::Gateway>, ApiError> {
+        let name = client.unwrap_or("");
+        if let Some((_, g)) = self.gateways.borrow().iter().find(|(n, _)| n == name) {
+            return Ok(Rc::clone(g));
+        }
+        let c = client.and_then(|n| self.config.clients.iter().find(|c| c.name == n));
+        let cfg = config::gateway_config(&self.config, c).map_err(|m| ApiError {
+            status: 500,
+            kind: "server_error",
+            code: Some("proxy_config".into()),
+            message: m,
+            retry_after_ms: None,
+        })?;
+        let g = Rc::new(api::open(&cfg).map_err(|e| openai::api_error(&e))?);
+        self.gateways
+            .borrow_mut()
+            .push((name.to_owned(), Rc::clone(&g)));
+        Ok(g)
+    }
+}
+
+fn now_secs() -> u64 {
+    bindings::wasi::clocks::wall_clock::now().seconds
+}
+
+fn completion_id() -> String {
+    let r = bindings::wasi::random::random::get_random_u64();
+    format!("chatcmpl-{r:016x}")
+}
+
+fn send_error(out: ResponseOutparam, e: &ApiError) {
+    let retry = e.retry_after_ms.map(|ms| ms.div_ceil(1000).to_string());
+    let extra: Vec<(&str, &str)> = retry
+        .as_deref()
+        .map(|r| vec![("retry-after", r)])
+        .unwrap_or_default();
+    io::respond(
+        out,
+        e.status,
+        "application/json",
+        e.body().as_bytes(),
+        &extra,
+    );
+}
+
+fn send_json(out: ResponseOutparam, v: &serde_json::Value) {
+    io::respond(out, 200, "application/json", v.to_string().as_bytes(), &[]);
+}
+
+struct Proxy;
+
+impl Guest for Proxy {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let req = match io::read(request) {
+            Ok(r) => r,
+            Err((status, m)) => {
+                return send_error(
+                    out,
+                    &ApiError {
+                        status,
+                        ..ApiError::invalid(m)
+                    },
+                );
+            }
+        };
+        let path = req.path.split('?').next().unwrap_or("").to_owned();
+        match (&req.method, path.as_str()) {
+            (Method::Get, "/healthz") => io::respond(out, 200, "text/plain", b"ok", &[]),
+            (Method::Get, "/v1/models") => {
+                match state().and_then(|s| s.authenticate(&req).map(|_| s)) {
+                    Ok(s) => {
+                        let data: Vec<serde_json::Value> = config::models(&s.config)
+                        .into_iter()
+                        .map(|(id, owner)| serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": owner}))
+                        .collect();
+                        send_json(out, &serde_json::json!({"object": "list", "data": data}));
+                    }
+                    Err(e) => send_error(out, &e),
+                }
+            }
+            (Method::Post, "/v1/chat/completions") => chat(req, out),
+            (Method::Post, "/v1/embeddings") => match embeddings(&req) {
+                Ok(v) => send_json(out, &v),
+                Err(e) => send_error(out, &e),
+            },
+            (_, "/v1/chat/completions" | "/v1/embeddings" | "/v1/models") => {
+                send_error(
+                    out,
+                    &ApiError {
+                        status: 405,
+                        ..ApiError::invalid("method not allowed")
+                    },
+                );
+            }
+            _ => send_error(
+                out,
+                &ApiError {
+                    status: 404,
+                    ..ApiError::invalid(format!("no route {path}"))
+                },
+            ),
+        }
+    }
+}
+
+fn chat(req: io::Request, out: ResponseOutparam) {
+    let prepared = (|| {
+        let s = state()?;
+        let client = s.authenticate(&req)?;
+        let body: openai::ChatRequest = serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+        let (input, options) = openai::to_gateway(&body, client.clone())?;
+        let gateway = s.gateway(client.as_deref())?;
+        Ok::<_, ApiError>((gateway, body, input, options))
+    })();
+    let (gateway, body, input, options) = match prepared {
+        Ok(p) => p,
+        Err(e) => return send_error(out, &e),
+    };
+    let id = completion_id();
+    let created = now_secs();
+    if !body.stream {
+        match gateway.run(&body.model, &input, Some(&options)) {
+            Ok(o) => send_json(out, &openai::completion(&id, created, &o)),
+            Err(e) => send_error(out, &openai::api_error(&e)),
+        }
+        return;
+    }
+    // Streams: errors before the first event are plain HTTP errors.
+    let stream = match gateway.stream(&body.model, &input, Some(&options)) {
+        Ok(s) => s,
+        Err(e) => return send_error(out, &openai::api_error(&e)),
+    };
+    let include_usage = body
+        .stream_options
+        .as_ref()
+        .is_some_and(|o| o.include_usage);
+    let Some(mut w) = io::Writer::start(
+        out,
+        200,
+        &[
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ],
+    ) else {
+        return;
+    };
+    let mut chunker = openai::Chunker::new(id, created, body.model.clone());
+    let mut alive = w.write(text::sse(&chunker.role().to_string()).as_bytes());
+    while alive {
+        let Some(event) = stream.next() else { break };
+        let frame = match &event {
+            w::StreamEvent::Text(t) => chunker.text(t),
+            w::StreamEvent::Reasoning(r) => chunker.reasoning(r),
+            w::StreamEvent::ToolUse(c) => chunker.tool(c),
+            w::StreamEvent::Done(d) => {
+                chunker.model.clone_from(&d.model);
+                let mut frames = text::sse(
+                    &chunker
+                        .chunk(
+                            serde_json::json!({}),
+                            openai::finish_reason(d.finish_reason.as_ref()),
+                        )
+                        .to_string(),
+                );
+                if include_usage && let Some(u) = &d.usage {
+                    frames.push_str(&text::sse(&chunker.usage(u).to_string()));
+                }
+                frames.push_str("data: [DONE]\n\n");
+                w.write(frames.as_bytes());
+                break;
+            }
+            w::StreamEvent::Error(e) => {
+                let body = openai::api_error(e).body();
+                w.write(text::sse(&body).as_bytes());
+                break;
+            }
+        };
+        alive = w.write(text::sse(&frame.to_string()).as_bytes());
+    }
+    // Dropping the stream closes the upstream connection if the client left.
+    drop(stream);
+    w.finish();
+}
+
+fn embeddings(req: &io::Request) -> Result<serde_json::Value, ApiError> {
+    let s = state()?;
+    let client = s.authenticate(req)?;
+    let body: openai::EmbeddingsRequest = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    let input = openai::embed_input(&body.input)?;
+    let base64 = match body.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "unknown encoding_format {other:?}"
+            )));
+        }
+    };
+    let gateway = s.gateway(client.as_deref())?;
+    let options = w::EmbedOptions {
+        provider: None,
+        dimensions: body.dimensions,
+        timeout_ms: None,
+    };
+    let out = gateway
+        .embed(&body.model, &input, Some(&options))
+        .map_err(|e| openai::api_error(&e))?;
+    Ok(openai::embeddings(&out, base64))
+}
+
+bindings::export!(Proxy with_types_in bindings);

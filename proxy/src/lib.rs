@@ -1,0 +1,17 @@
+//! The OpenAI-compatible proxy component: `wasi:http/incoming-handler` on
+//! top of the gateway's `api` interface, composed with `ai-gateway.wasm` by
+//! `wac plug` into one deployable component.
+//!
+//! Endpoints: `POST /v1/chat/completions` (JSON and SSE in OpenAI's chunk
+//! format), `GET /v1/models`, `POST /v1/embeddings`, `GET /healthz`.
+//! Settings come from application variables (`fermyon:spin/variables`):
+//! `gateway_config` (JSON, see README) plus one variable per secret.
+
+pub mod text;
+
+#[cfg(target_arch = "wasm32")]
+#[allow(
+    unsafe_code,
+    reason = "wit-bindgen's generated ABI glue is unsafe by nature"
+)]
+mod component;
