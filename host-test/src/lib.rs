@@ -4,6 +4,7 @@
 //! the benchmarks.
 
 pub mod cfg;
+pub mod client;
 pub mod host;
 pub mod kv;
 pub mod mock;

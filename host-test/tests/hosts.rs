@@ -1,7 +1,8 @@
 //! The same `ai-gateway.wasm` on the other hosts, each driven against this
 //! process's mock upstream: Cloudflare Workers (jco + real workerd via
-//! miniflare) and Python (wasmtime from PyPI). Each test names the setup it
-//! needs (`.ci/setup` installs it).
+//! miniflare), Python (wasmtime from PyPI) and Spin (the composed proxy app,
+//! checked against Spin 4.0.2's world and served by `host-test serve`). Each
+//! test names the setup it needs (`.ci/setup` installs it).
 
 #![allow(
     clippy::unwrap_used,
@@ -15,8 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use host_test::host::gateway_wasm;
-use host_test::mock::MockServer;
+use host_test::client::{Client, sse_data};
+use host_test::host::{InstanceConfig, gateway_wasm};
+use host_test::kv::KvStore;
+use host_test::mock::{MockServer, Reply};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 fn repo() -> PathBuf {
@@ -89,5 +93,182 @@ async fn python_wasmtime_runs_the_component() {
             .env("AI_GATEWAY_WASM", gateway_wasm())
             .env("EXPECTED_SHA256", gateway_sha256()),
         "python (wasmtime-py) tests",
+    );
+}
+
+/// The gateway's bytes appear unchanged inside a composed component.
+fn contains_gateway(composed: &[u8], gateway: &[u8]) -> bool {
+    let Some(head) = gateway.get(..64) else {
+        return false;
+    };
+    composed
+        .windows(head.len())
+        .enumerate()
+        .filter(|(_, w)| *w == head)
+        .any(|(i, _)| composed.get(i..i + gateway.len()) == Some(gateway))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spin_app_targets_spin_4_and_serves_over_http() {
+    // 1. Compose with wac and check against Spin 4.0.2's own platform world.
+    let composed = host_test::serve::composed_proxy().expect("wac plug (installed by .ci/setup)");
+    let spin_wit = repo().join("tests/hosts/spin-4.0.2/wit");
+    let wasm_tools = std::env::var("WASM_TOOLS").unwrap_or_else(|_| "wasm-tools".into());
+    run(
+        Command::new(wasm_tools)
+            .args(["component", "targets"])
+            .arg(&spin_wit)
+            .arg(&composed)
+            .args(["--world", "http-trigger-p2"]),
+        "wasm-tools component targets --world http-trigger-p2",
+    );
+    let bytes = std::fs::read(&composed).unwrap();
+    let gateway = std::fs::read(gateway_wasm()).unwrap();
+    assert!(
+        contains_gateway(&bytes, &gateway),
+        "the composed app embeds the same ai-gateway.wasm (sha256 {})",
+        gateway_sha256()
+    );
+
+    // 2. The manifest: the composed file, the key-value store, every variable.
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(repo().join("examples/spin/spin.toml")).unwrap())
+            .unwrap();
+    let component = &manifest["component"]["ai-gateway"];
+    let source = repo()
+        .join("examples/spin")
+        .join(component["source"].as_str().unwrap());
+    assert_eq!(
+        source.canonicalize().unwrap(),
+        composed.canonicalize().unwrap()
+    );
+    assert_eq!(
+        component["key_value_stores"].as_array().unwrap()[0].as_str(),
+        Some("default")
+    );
+    let hosts: Vec<&str> = component["allowed_outbound_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        hosts.contains(&"https://api.openai.com") && hosts.contains(&"https://api.anthropic.com")
+    );
+    let declared = manifest["variables"].as_table().unwrap();
+    let passed = component["variables"].as_table().unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(declared["gateway_config"]["default"].as_str().unwrap()).unwrap();
+    let mut needed: Vec<String> = vec!["gateway_config".into()];
+    needed.extend(
+        config["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["api_key_variable"].as_str().map(str::to_owned)),
+    );
+    needed.extend(
+        config["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["key_variable"].as_str().map(str::to_owned)),
+    );
+    for v in &needed {
+        assert!(
+            declared.contains_key(v) && passed.contains_key(v),
+            "variable {v} is declared and passed to the component"
+        );
+    }
+
+    // 3. Serve the same composed component on wasmtime and drive it over HTTP.
+    let mock = MockServer::start().await.unwrap();
+    let mut cfg = config.clone();
+    cfg["providers"][0]["base_url"] = json!(format!("{}/v1", mock.base_url()));
+    cfg["providers"][1]["base_url"] = json!(mock.base_url());
+    let vars = [
+        ("gateway_config", cfg.to_string()),
+        ("openai_api_key", "sk-spin-test".into()),
+        ("anthropic_api_key", "sk-ant-spin-test".into()),
+        ("proxy_key", "caller-key".into()),
+    ];
+    let (kv, _dir) = KvStore::temporary().unwrap();
+    let mut instance = InstanceConfig::new(kv);
+    instance.variables = std::sync::Arc::new(
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    );
+    let serve_cfg = host_test::serve::ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        instance,
+        pooling: false,
+        max_idle: 4,
+    };
+    let server = host_test::serve::start(&composed, serve_cfg).await.unwrap();
+    let url = |p: &str| format!("{}{p}", server.base_url());
+    let auth = [("authorization", "Bearer caller-key")];
+    let http = Client::new();
+
+    let r = http
+        .post_json(
+            &url("/v1/chat/completions"),
+            &[],
+            &json!({"model": "gpt-4o-mini", "messages": []}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401, "callers need the proxy key");
+
+    let chat =
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello Spin"}]});
+    let r = http
+        .post_json(&url("/v1/chat/completions"), &auth, &chat)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Hello! I am the ai-gateway mock upstream."
+    );
+    let upstream = mock.last().unwrap();
+    assert_eq!(
+        upstream.header("authorization"),
+        Some("Bearer sk-spin-test")
+    );
+
+    // The cache bucket "default" is the key-value store Spin grants.
+    let r = http
+        .post_json(&url("/v1/chat/completions"), &auth, &chat)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(mock.hits(), 1, "the second identical call was a cache hit");
+
+    mock.push(Reply::sse(
+        host_test::mock::ANTHROPIC_TEXT_SSE,
+        std::time::Duration::ZERO,
+    ));
+    let stream = json!({"model": "claude-sonnet-4-6", "stream": true, "messages": [{"role": "user", "content": "stream"}]});
+    let r = http
+        .post_json(&url("/v1/chat/completions"), &auth, &stream)
+        .await
+        .unwrap();
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let data = sse_data(&r.text());
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let text: String = data
+        .iter()
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(text, "Hello there!");
+    assert!(
+        mock.last().unwrap().path.ends_with("/v1/messages"),
+        "claude-* routes to the Anthropic provider"
     );
 }
