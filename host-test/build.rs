@@ -39,9 +39,37 @@ fn main() -> Result<(), Error> {
     }
     // One cargo run per package: in a single run cargo unifies features and
     // would re-link the gateway without its exports.
-    for package in ["ai-gateway", "ai-gateway-allowlist", "ai-gateway-proxy"] {
-        build_guest(&root, &target_dir, package)?;
+    for package in [
+        "ai-gateway",
+        "ai-gateway-allowlist",
+        "ai-gateway-proxy",
+        "echo-provider",
+        "summarizer",
+    ] {
+        build_guest(&root, &target_dir, package, &[])?;
     }
+    // The gateway-with-providers build goes to its own target directory so
+    // it never replaces the default ai_gateway.wasm.
+    let ext_dir = root.join("target").join("guest-ext");
+    build_guest(
+        &root,
+        &ext_dir,
+        "ai-gateway",
+        &["--features", "component-providers"],
+    )?;
+    let ext = ext_dir.join("wasm32-wasip2").join("release");
+    println!(
+        "cargo::rustc-env=AI_GATEWAY_EXT_WASM={}",
+        ext.join("ai_gateway.wasm").display()
+    );
+    println!(
+        "cargo::rustc-env=ECHO_PROVIDER_WASM={}",
+        out.join("echo_provider.wasm").display()
+    );
+    println!(
+        "cargo::rustc-env=SUMMARIZER_WASM={}",
+        out.join("summarizer.wasm").display()
+    );
     println!(
         "cargo::rustc-env=AI_GATEWAY_WASM={}",
         out.join("ai_gateway.wasm").display()
@@ -53,7 +81,7 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
-fn build_guest(root: &Path, target_dir: &Path, package: &str) -> Result<(), Error> {
+fn build_guest(root: &Path, target_dir: &Path, package: &str, extra: &[&str]) -> Result<(), Error> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -65,6 +93,7 @@ fn build_guest(root: &Path, target_dir: &Path, package: &str) -> Result<(), Erro
             "-p",
             package,
         ])
+        .args(extra)
         .arg("--target-dir")
         .arg(target_dir);
     // Do not leak the outer build's flags or wrappers (clippy, coverage)

@@ -268,12 +268,16 @@ impl Endpoint {
                 }
             },
         };
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        let scheme_ok = base_url.starts_with("https://")
+            || base_url.starts_with("http://")
+            || (p.kind == ProviderKind::Custom && base_url.starts_with("component://"));
+        if !scheme_ok {
             return Err(GatewayError::validation(format!(
-                "provider {:?}: base-url must start with http:// or https://",
+                "provider {:?}: base-url must start with http:// or https:// (or component:// for a custom provider)",
                 p.name
             )));
         }
+
         if p.kind == ProviderKind::WorkersAi && p.account_id.as_deref().is_none_or(str::is_empty) {
             return Err(GatewayError::validation(format!(
                 "provider {:?} is workers-ai and needs an account-id",

@@ -356,6 +356,21 @@ pub fn proxy_wasm() -> PathBuf {
     PathBuf::from(env!("AI_GATEWAY_PROXY_WASM"))
 }
 
+/// The `gateway-with-providers` build (feature `component-providers`).
+pub fn gateway_ext_wasm() -> PathBuf {
+    PathBuf::from(env!("AI_GATEWAY_EXT_WASM"))
+}
+
+/// The example provider written as a component (`examples/compose/echo-provider`).
+pub fn echo_provider_wasm() -> PathBuf {
+    PathBuf::from(env!("ECHO_PROVIDER_WASM"))
+}
+
+/// The example gateway client (`examples/compose/summarizer`).
+pub fn summarizer_wasm() -> PathBuf {
+    PathBuf::from(env!("SUMMARIZER_WASM"))
+}
+
 /// The standalone allowlist component built by `build.rs`.
 pub fn allowlist_wasm() -> PathBuf {
     PathBuf::from(env!("AI_GATEWAY_ALLOWLIST_WASM"))

@@ -270,3 +270,23 @@ pub fn composed_proxy() -> anyhow::Result<std::path::PathBuf> {
     )?;
     Ok(out)
 }
+
+/// `wac compose <script> -d name=path... -o <out>` (always rebuilt).
+pub fn wac_compose(script: &Path, deps: &[(&str, &Path)], out: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let wac = std::env::var("WAC").unwrap_or_else(|_| "wac".into());
+    let mut cmd = std::process::Command::new(&wac);
+    cmd.arg("compose").arg(script);
+    for (name, path) in deps {
+        cmd.arg("-d").arg(format!("{name}={}", path.display()));
+    }
+    let status = cmd
+        .arg("-o")
+        .arg(out)
+        .status()
+        .with_context(|| format!("running {wac}"))?;
+    anyhow::ensure!(status.success(), "wac compose failed ({status})");
+    Ok(())
+}

@@ -9,6 +9,7 @@ mod wasi_http;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+#[cfg(not(feature = "component-providers"))]
 #[allow(
     unsafe_code,
     clippy::all,
@@ -19,6 +20,22 @@ use std::rc::Rc;
 mod bindings {
     wit_bindgen::generate!({
         world: "gateway",
+        path: "wit",
+        generate_all,
+    });
+}
+
+#[cfg(feature = "component-providers")]
+#[allow(
+    unsafe_code,
+    clippy::all,
+    missing_debug_implementations,
+    unused_qualifications,
+    reason = "generated bindings"
+)]
+mod bindings {
+    wit_bindgen::generate!({
+        world: "gateway-with-providers",
         path: "wit",
         generate_all,
     });

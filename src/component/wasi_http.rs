@@ -20,26 +20,49 @@ const READ_CHUNK: u64 = 64 * 1024;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WasiHttp;
 
-/// A response body. Field order is drop order: the stream is a child of the
-/// body, which is a child of the response.
+/// A response body: a `wasi:http` stream, or (for providers written as
+/// components) bytes already in memory.
 #[derive(Debug)]
 pub struct WasiBody {
-    stream: Option<InputStream>,
-    body: Option<IncomingBody>,
-    _response: IncomingResponse,
+    inner: Inner,
+}
+
+/// Field order is drop order: the stream is a child of the body, which is a
+/// child of the response.
+#[derive(Debug)]
+enum Inner {
+    Wasi {
+        stream: Option<InputStream>,
+        body: Option<IncomingBody>,
+        _response: IncomingResponse,
+    },
+    #[cfg_attr(
+        not(feature = "component-providers"),
+        expect(
+            dead_code,
+            reason = "only providers written as components answer from memory"
+        )
+    )]
+    Memory(Option<Vec<u8>>),
 }
 
 impl WasiBody {
-    /// A pollable that is ready when the body has bytes or ended.
+    /// A pollable that is ready when the body has bytes or ended (`None`:
+    /// nothing to wait for).
     pub fn subscribe(&self) -> Option<Pollable> {
-        self.stream.as_ref().map(InputStream::subscribe)
+        match &self.inner {
+            Inner::Wasi { stream, .. } => stream.as_ref().map(InputStream::subscribe),
+            Inner::Memory(_) => None,
+        }
     }
 
     fn close(&mut self) {
-        self.stream = None;
-        if let Some(body) = self.body.take() {
-            // Trailers are not used; dropping the future discards them.
-            drop(IncomingBody::finish(body));
+        if let Inner::Wasi { stream, body, .. } = &mut self.inner {
+            *stream = None;
+            if let Some(b) = body.take() {
+                // Trailers are not used; dropping the future discards them.
+                drop(IncomingBody::finish(b));
+            }
         }
     }
 }
@@ -154,6 +177,42 @@ fn await_response(
     }
 }
 
+#[cfg(feature = "component-providers")]
+fn send_to_component(req: &HttpRequest) -> Result<(ResponseHead, WasiBody), TransportError> {
+    use super::bindings::workkit::ai_gateway::http_provider as hp;
+    let request = hp::ProviderRequest {
+        method: match req.method {
+            h::Method::Get => "GET".into(),
+            h::Method::Post => "POST".into(),
+        },
+        url: req.url.clone(),
+        headers: req.headers.clone(),
+        body: req.body.clone(),
+    };
+    let resp = hp::handle(&request).map_err(TransportError::Connection)?;
+    let headers = resp
+        .headers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    Ok((
+        ResponseHead {
+            status: resp.status,
+            headers,
+        },
+        WasiBody {
+            inner: Inner::Memory(Some(resp.body)),
+        },
+    ))
+}
+
+#[cfg(not(feature = "component-providers"))]
+fn send_to_component(_: &HttpRequest) -> Result<(ResponseHead, WasiBody), TransportError> {
+    Err(TransportError::Invalid(
+        "component:// providers need the gateway-with-providers build (feature component-providers)".into(),
+    ))
+}
+
 impl Http for WasiHttp {
     type Body = WasiBody;
 
@@ -162,6 +221,9 @@ impl Http for WasiHttp {
         req: &HttpRequest,
         opts: &SendOptions,
     ) -> Result<(ResponseHead, WasiBody), TransportError> {
+        if req.url.starts_with("component://") {
+            return send_to_component(req);
+        }
         let (scheme, authority, path) = split_url(&req.url)?;
         let entries: Vec<(String, Vec<u8>)> = req
             .headers
@@ -219,9 +281,11 @@ impl Http for WasiHttp {
         Ok((
             ResponseHead { status, headers },
             WasiBody {
-                stream: Some(stream),
-                body: Some(incoming),
-                _response: resp,
+                inner: Inner::Wasi {
+                    stream: Some(stream),
+                    body: Some(incoming),
+                    _response: resp,
+                },
             },
         ))
     }
@@ -261,8 +325,18 @@ impl Body for WasiBody {
     }
 
     fn try_read(&mut self) -> Result<ReadState, TransportError> {
-        let Some(stream) = &self.stream else {
-            return Ok(ReadState::End);
+        let stream = match &mut self.inner {
+            Inner::Memory(bytes) => {
+                return Ok(match bytes.take() {
+                    Some(b) if !b.is_empty() => ReadState::Data(b),
+                    _ => ReadState::End,
+                });
+            }
+            Inner::Wasi { stream: None, .. } => return Ok(ReadState::End),
+            Inner::Wasi {
+                stream: Some(stream),
+                ..
+            } => stream,
         };
         match stream.read(READ_CHUNK) {
             Ok(bytes) if bytes.is_empty() => Ok(ReadState::Pending),
