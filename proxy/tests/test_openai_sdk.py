@@ -1,0 +1,149 @@
+"""The official `openai` Python SDK against the proxy component.
+
+host-test/tests/proxy.rs serves the composed proxy (proxy + ai-gateway.wasm)
+on wasmtime and runs this with PROXY_URL, PROXY_KEY and MOCK_URL (the mock
+upstream behind it, for scripting replies and reading what it received).
+"""
+
+import json
+import os
+import unittest
+import urllib.request
+
+import openai
+from pydantic import BaseModel
+
+PROXY = os.environ["PROXY_URL"]
+KEY = os.environ["PROXY_KEY"]
+MOCK = os.environ["MOCK_URL"]
+
+
+def mock(path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    method = "POST" if body is not None or path == "reset" else "GET"
+    with urllib.request.urlopen(urllib.request.Request(f"{MOCK}/__mock/{path}", data=data, method=method)) as r:
+        return json.loads(r.read())
+
+
+def upstream_json(i=-1):
+    return json.loads(mock("requests")[i]["body"])
+
+
+class City(BaseModel):
+    name: str
+    country: str
+
+
+class OpenAISdk(unittest.TestCase):
+    def setUp(self):
+        mock("reset")
+        self.client = openai.OpenAI(base_url=f"{PROXY}/v1", api_key=KEY, max_retries=0)
+
+    def test_chat(self):
+        r = self.client.chat.completions.create(
+            model="mock-model",
+            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
+            max_tokens=50,
+            temperature=0.3,
+        )
+        self.assertEqual(r.choices[0].message.content, "Hello! I am the ai-gateway mock upstream.")
+        self.assertEqual(r.choices[0].finish_reason, "stop")
+        self.assertEqual((r.usage.prompt_tokens, r.usage.completion_tokens), (12, 9))
+        self.assertTrue(r.id.startswith("chatcmpl-"))
+        sent = upstream_json()
+        self.assertEqual(sent["messages"], [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}])
+        self.assertEqual((sent["max_tokens"], sent["temperature"]), (50, 0.3))
+
+    def test_streaming_with_usage(self):
+        stream = self.client.chat.completions.create(
+            model="mock-model", messages=[{"role": "user", "content": "stream"}], stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = list(stream)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        self.assertEqual(text, '{"city":"San Francisco","temperature":61,"units":"f"}')
+        finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        self.assertEqual(finishes, ["stop"])
+        self.assertEqual(chunks[-1].choices, [])
+        self.assertEqual(chunks[-1].usage.prompt_tokens, 79)
+
+    def test_streaming_from_anthropic_upstream(self):
+        stream = self.client.chat.completions.create(
+            model="claude-mock", messages=[{"role": "user", "content": "hi"}], stream=True,
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        self.assertEqual(text, "Hello there!")
+        self.assertTrue(mock("requests")[-1]["path"].endswith("/v1/messages"))
+
+    def test_tool_calls(self):
+        tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                  "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+        reply = {"model": "mock-model", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": None,
+            "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]}}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5}}
+        mock("reply", {"status": 200, "body": json.dumps(reply)})
+        r = self.client.chat.completions.create(
+            model="mock-model", messages=[{"role": "user", "content": "weather in Oslo?"}], tools=tools, tool_choice="auto",
+        )
+        call = r.choices[0].message.tool_calls[0]
+        self.assertEqual((call.id, call.function.name, json.loads(call.function.arguments)), ("call_9", "get_weather", {"city": "Oslo"}))
+        self.assertEqual(r.choices[0].finish_reason, "tool_calls")
+        self.assertEqual(upstream_json()["tools"][0]["function"]["parameters"]["required"], ["city"])
+        # The follow-up turn with the tool result.
+        r = self.client.chat.completions.create(model="mock-model", tools=tools, messages=[
+            {"role": "user", "content": "weather in Oslo?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_9", "content": "4C and rain"},
+        ])
+        self.assertEqual(upstream_json()["messages"][2], {"role": "tool", "content": "4C and rain", "tool_call_id": "call_9"})
+
+    def test_tool_call_streamed_from_anthropic_upstream(self):
+        with open(os.environ["ANTHROPIC_TOOL_SSE"]) as f:
+            mock("reply", {"status": 200, "body": f.read(), "sse_delay_ms": 0})
+        stream = self.client.chat.completions.create(
+            model="claude-mock", messages=[{"role": "user", "content": "weather in Paris?"}], stream=True,
+            tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        )
+        calls = [tc for c in stream if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+        self.assertEqual([(c.function.name, c.function.arguments) for c in calls], [("get_weather", '{"location":"Paris"}')])
+
+    def test_json_schema_output(self):
+        reply = {"model": "mock-model", "choices": [{"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": "{\"name\": \"Paris\", \"country\": \"France\"}"}}],
+                 "usage": {"prompt_tokens": 5, "completion_tokens": 9}}
+        mock("reply", {"status": 200, "body": json.dumps(reply)})
+        r = self.client.chat.completions.parse(model="mock-model", messages=[{"role": "user", "content": "Capital of France?"}], response_format=City)
+        self.assertEqual(r.choices[0].message.parsed, City(name="Paris", country="France"))
+        fmt = upstream_json()["response_format"]
+        self.assertEqual(fmt["type"], "json_schema")
+        self.assertEqual(fmt["json_schema"]["name"], "City")
+        self.assertTrue(fmt["json_schema"]["strict"])
+        self.assertEqual(sorted(fmt["json_schema"]["schema"]["properties"]), ["country", "name"])
+
+    def test_embeddings_default_base64(self):
+        r = self.client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+        self.assertEqual([d.embedding for d in r.data], [[0.0, 0.5, -0.25], [1.0, 0.5, -0.25]])
+        self.assertEqual(upstream_json()["input"], ["a", "b"])
+
+    def test_models(self):
+        ids = [m.id for m in self.client.models.list()]
+        self.assertEqual(ids, ["mock-model", "claude-mock"])
+
+    def test_errors(self):
+        bad = openai.OpenAI(base_url=f"{PROXY}/v1", api_key="wrong-key", max_retries=0)
+        with self.assertRaises(openai.AuthenticationError) as ctx:
+            bad.chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "x"}])
+        self.assertEqual(ctx.exception.code, "invalid_api_key")
+        mock("reply", {"status": 429, "headers": [["retry-after", "3"]], "body": json.dumps({"error": {"message": "slow down", "type": "requests"}})})
+        with self.assertRaises(openai.RateLimitError) as ctx:
+            self.client.chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "x"}])
+        self.assertEqual(ctx.exception.response.headers["retry-after"], "3")
+        self.assertIn("slow down", str(ctx.exception))
+        with self.assertRaises(openai.BadRequestError):
+            self.client.chat.completions.create(model="mock-model", messages=[])
+        self.assertEqual(len(mock("requests")), 1, "only the 429 reached the upstream")
+
+
+if __name__ == "__main__":
+    unittest.main()
