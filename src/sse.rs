@@ -47,7 +47,8 @@ pub struct SseDecoder {
     /// Whether the byte-order mark check is still pending.
     at_start: bool,
     event: Option<String>,
-    data: String,
+    /// The joined `data:` lines as bytes; UTF-8 is checked once per event.
+    data: Vec<u8>,
     has_data: bool,
     last_id: Option<String>,
     max_line: usize,
@@ -71,7 +72,7 @@ impl SseDecoder {
             skip_lf: false,
             at_start: true,
             event: None,
-            data: String::new(),
+            data: Vec::new(),
             has_data: false,
             last_id: None,
             max_line,
@@ -88,7 +89,8 @@ impl SseDecoder {
             }
         }
         while !bytes.is_empty() {
-            let Some(pos) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            // memchr: word-at-a-time, or SIMD where the target has it.
+            let Some(pos) = memchr::memchr2(b'\n', b'\r', bytes) else {
                 if self.line.len() + bytes.len() > self.max_line {
                     return Err(SseError::LineTooLong {
                         limit: self.max_line,
@@ -157,7 +159,7 @@ impl SseDecoder {
         if line.first() == Some(&b':') {
             return Ok(());
         }
-        let (name, value) = match line.iter().position(|&b| b == b':') {
+        let (name, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let (n, v) = line.split_at(i);
                 let v = v.get(1..).unwrap_or_default();
@@ -167,16 +169,15 @@ impl SseDecoder {
         };
         match name {
             b"data" => {
-                let value = String::from_utf8_lossy(value);
                 if self.data.len() + value.len() + 1 > self.max_event {
                     return Err(SseError::EventTooLarge {
                         limit: self.max_event,
                     });
                 }
                 if self.has_data {
-                    self.data.push('\n');
+                    self.data.push(b'\n');
                 }
-                self.data.push_str(&value);
+                self.data.extend_from_slice(value);
                 self.has_data = true;
             }
             b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
@@ -194,9 +195,16 @@ impl SseDecoder {
             return;
         }
         self.has_data = false;
+        // The next event is likely about as large as this one: start its
+        // buffer there instead of growing it from empty.
+        let next = Vec::with_capacity(self.data.len().min(16 * 1024));
+        let data = match String::from_utf8(std::mem::replace(&mut self.data, next)) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
         out.push(SseEvent {
             event,
-            data: std::mem::take(&mut self.data),
+            data,
             id: self.last_id.clone(),
         });
     }

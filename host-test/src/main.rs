@@ -39,6 +39,11 @@ enum Command {
     /// Serve an HTTP component built on the gateway (default: the
     /// OpenAI-compatible proxy composed with the gateway) on wasmtime.
     Serve(ServeArgs),
+    /// Run a WASI command component (e.g. the guest benchmarks) to completion.
+    Run {
+        /// The command component.
+        wasm: PathBuf,
+    },
     /// Run the mock upstream alone (OpenAI, Anthropic, Workers AI formats;
     /// admin API under /__mock/), until interrupted.
     Mock {
@@ -385,6 +390,25 @@ async fn serve(component: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+async fn run_command(wasm: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let engine = host_test::host::engine(false, Some(&default_cache_dir()))?;
+    let component =
+        wasmtime::component::Component::from_file(&engine, wasm).map_err(anyhow::Error::from)?;
+    let linker = host_test::host::link(&engine)?;
+    let dir = tempfile::tempdir()?;
+    let kv = KvStore::open(&dir.path().join("kv.redb"))?;
+    let mut store = host_test::host::new_store_with_stdout(&engine, &InstanceConfig::new(kv));
+    let command =
+        wasmtime_wasi::p2::bindings::Command::instantiate_async(&mut store, &component, &linker)
+            .await?;
+    let ok = command.wasi_cli_run().call_run(&mut store).await?;
+    Ok(if ok.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 async fn serve_mock(port: u16) -> anyhow::Result<ExitCode> {
     let mock = MockServer::start_on(port).await?;
     println!("{}", mock.base_url());
@@ -403,6 +427,7 @@ async fn main() -> ExitCode {
         Command::Chat(args) => chat(cli.component, args).await,
         Command::Mock { port } => serve_mock(port).await,
         Command::Serve(args) => serve(cli.component, args).await,
+        Command::Run { wasm } => run_command(&wasm).await,
     };
     match result.context("host-test failed") {
         Ok(code) => code,

@@ -409,8 +409,8 @@ impl StreamDecoder for StreamState {
             self.fail(out, map_stream_error(None, &wrapped));
             return;
         }
-        if let Some(m) = chunk.model.filter(|m| !m.is_empty()) {
-            self.model = m;
+        if let Some(m) = chunk.model.filter(|m| !m.is_empty() && **m != *self.model) {
+            self.model = m.into_owned();
         }
         if let Some(u) = &chunk.usage {
             self.usage = Some(usage(u));
@@ -439,11 +439,11 @@ impl StreamDecoder for StreamState {
                     let index = tc.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
                     let call = self.calls.entry(index).or_default();
                     if let Some(id) = tc.id.filter(|i| !i.is_empty()) {
-                        call.id = id;
+                        call.id = id.into_owned();
                     }
                     if let Some(f) = tc.function {
                         if let Some(n) = f.name.filter(|n| !n.is_empty()) {
-                            call.name = n;
+                            call.name = n.into_owned();
                         }
                         if let Some(a) = f.arguments {
                             call.arguments.push_str(&a);

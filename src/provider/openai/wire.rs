@@ -1,6 +1,8 @@
 //! OpenAI Chat Completions wire types (private to the provider). Responses
 //! tolerate unknown fields and `null` where a value is optional.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -167,12 +169,15 @@ pub(super) struct CompletionDetails {
     pub reasoning_tokens: Option<u64>,
 }
 
+// Stream chunks borrow their short strings from the event text (no
+// allocation per chunk for model, ids, names and argument pieces); text
+// deltas are owned because they become events.
 #[derive(Debug, Deserialize)]
-pub(super) struct Chunk {
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub choices: Vec<ChunkChoice>,
+pub(super) struct Chunk<'a> {
+    #[serde(default, borrow)]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub choices: Vec<ChunkChoice<'a>>,
     #[serde(default)]
     pub usage: Option<WireUsage>,
     #[serde(default)]
@@ -180,17 +185,17 @@ pub(super) struct Chunk {
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct ChunkChoice {
+pub(super) struct ChunkChoice<'a> {
     #[serde(default)]
     pub index: Option<u32>,
-    #[serde(default)]
-    pub delta: Option<Delta>,
-    #[serde(default)]
-    pub finish_reason: Option<String>,
+    #[serde(default, borrow)]
+    pub delta: Option<Delta<'a>>,
+    #[serde(default, borrow)]
+    pub finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Delta {
+pub(super) struct Delta<'a> {
     #[serde(default)]
     pub content: Option<String>,
     #[serde(default)]
@@ -199,26 +204,26 @@ pub(super) struct Delta {
     pub reasoning_content: Option<String>,
     #[serde(default)]
     pub reasoning: Option<String>,
-    #[serde(default)]
-    pub tool_calls: Option<Vec<DeltaToolCall>>,
+    #[serde(default, borrow)]
+    pub tool_calls: Option<Vec<DeltaToolCall<'a>>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct DeltaToolCall {
+pub(super) struct DeltaToolCall<'a> {
     #[serde(default)]
     pub index: Option<u32>,
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub function: Option<DeltaFunction>,
+    #[serde(default, borrow)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub function: Option<DeltaFunction<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct DeltaFunction {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub arguments: Option<String>,
+pub(super) struct DeltaFunction<'a> {
+    #[serde(default, borrow)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub arguments: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]
