@@ -59,16 +59,21 @@ async fn workers_workerd_runs_the_component() {
         "examples/workers needs its npm packages: .ci/setup installs them (npm ci in examples/workers)"
     );
     let mock = MockServer::start().await.unwrap();
+    // The OpenAI-compatible proxy, composed with this same gateway, is
+    // transpiled and tested in workerd too (test/proxy.test.mjs).
+    let proxy = host_test::serve::composed_proxy().expect("wac plug (installed by .ci/setup)");
     run(
         Command::new("node")
             .arg("build.mjs")
             .current_dir(&dir)
-            .env("AI_GATEWAY_WASM", gateway_wasm()),
+            .env("AI_GATEWAY_WASM", gateway_wasm())
+            .env("AI_GATEWAY_PROXY_WASM", proxy),
         "jco transpile + esbuild",
     );
     run(
         Command::new("node")
-            .args(["--test", "test/"])
+            // One file at a time: the files share the mock upstream.
+            .args(["--test", "--test-concurrency=1", "test/"])
             .current_dir(&dir)
             .env("MOCK_URL", mock.base_url())
             .env("EXPECTED_SHA256", gateway_sha256()),

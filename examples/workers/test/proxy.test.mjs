@@ -1,0 +1,112 @@
+// The OpenAI-compatible proxy component (composed with the same
+// ai-gateway.wasm) in real workerd (miniflare), against host-test's mock.
+// Run by host-test/tests/hosts.rs after `AI_GATEWAY_PROXY_WASM=... node build.mjs`.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = resolve(here, "../dist");
+const MOCK = process.env.MOCK_URL;
+assert.ok(MOCK, "MOCK_URL must point at the mock upstream");
+const MOCK_TEXT = "Hello! I am the ai-gateway mock upstream.";
+
+const mock = {
+  requests: async () => (await fetch(`${MOCK}/__mock/requests`)).json(),
+  reset: () => fetch(`${MOCK}/__mock/reset`, { method: "POST" }),
+  reply: (r) => fetch(`${MOCK}/__mock/reply`, { method: "POST", body: JSON.stringify(r) }),
+};
+
+const gatewayConfig = {
+  providers: [
+    { name: "mock", kind: "openai", base_url: `${MOCK}/v1`, api_key_variable: "upstream_key" },
+    { name: "mock-anthropic", kind: "anthropic", base_url: MOCK, api_key_variable: "upstream_key" },
+  ],
+  default_provider: "mock",
+  routes: [{ pattern: "claude-*", provider: "mock-anthropic" }],
+  models: ["mock-model", "claude-mock"],
+  clients: [{ name: "worker-tests", key_variable: "client_key", requests_per_minute: 1000 }],
+};
+
+let mf;
+
+before(async () => {
+  const cores = readFileSync(`${dist}/PROXY_CORES`, "utf8").trim().split("\n");
+  mf = new Miniflare({
+    modules: [
+      { type: "ESModule", path: `${dist}/proxy-worker.js`, contents: readFileSync(`${dist}/proxy-worker.js`, "utf8") },
+      ...cores.map((f) => ({ type: "CompiledWasm", path: `${dist}/proxy/${f}`, contents: readFileSync(`${dist}/proxy/${f}`) })),
+    ],
+    modulesRoot: dist,
+    compatibilityDate: "2026-08-01",
+    kvNamespaces: ["AI_STATE"],
+    bindings: {
+      GATEWAY_CONFIG: JSON.stringify(gatewayConfig),
+      UPSTREAM_KEY: "sk-upstream-worker",
+      CLIENT_KEY: "sk-proxy-worker-client",
+    },
+    // miniflare passes its own Request class: rebuild it for Node's fetch.
+    outboundService: async (request) => {
+      const headers = new Headers(request.headers);
+      for (const h of ["content-length", "host", "connection", "transfer-encoding"]) headers.delete(h);
+      const body = request.method === "GET" ? undefined : await request.arrayBuffer();
+      return fetch(request.url, { method: request.method, headers, body });
+    },
+  });
+});
+
+after(async () => {
+  await mf?.dispose();
+});
+
+const auth = { authorization: "Bearer sk-proxy-worker-client", "content-type": "application/json" };
+const chat = (body, headers = auth) =>
+  mf.dispatchFetch("http://proxy/v1/chat/completions", { method: "POST", headers, body: JSON.stringify(body) });
+
+test("proxy: chat completion in OpenAI's shape, upstream key from a Worker secret", async () => {
+  await mock.reset();
+  const r = await chat({ model: "mock-model", messages: [{ role: "user", content: "Hello" }], max_tokens: 20 });
+  assert.equal(r.status, 200);
+  const out = await r.json();
+  assert.equal(out.object, "chat.completion");
+  assert.equal(out.choices[0].message.content, MOCK_TEXT);
+  assert.equal(out.usage.completion_tokens, 9);
+  const [req] = await mock.requests();
+  assert.equal(req.path, "/v1/chat/completions");
+  assert.equal(Object.fromEntries(req.headers).authorization, "Bearer sk-upstream-worker");
+});
+
+test("proxy: streaming chunks with usage and [DONE]", async () => {
+  await mock.reset();
+  const r = await chat({ model: "mock-model", messages: [{ role: "user", content: "stream" }], stream: true, stream_options: { include_usage: true } });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("content-type"), /^text\/event-stream/);
+  const events = (await r.text()).split("\n\n").filter(Boolean).map((e) => e.replace(/^data: /, ""));
+  assert.equal(events.at(-1), "[DONE]");
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+  assert.ok(chunks.every((c) => c.object === "chat.completion.chunk"));
+  const text = chunks.flatMap((c) => c.choices).map((c) => c.delta?.content ?? "").join("");
+  assert.equal(text, '{"city":"San Francisco","temperature":61,"units":"f"}');
+  assert.equal(chunks.at(-1).choices.length, 0, "the usage chunk has no choices");
+  assert.equal(chunks.at(-1).usage.prompt_tokens, 79);
+});
+
+test("proxy: models, auth and OpenAI-shaped errors", async () => {
+  let r = await mf.dispatchFetch("http://proxy/v1/models", { headers: auth });
+  assert.equal(r.status, 200);
+  assert.deepEqual((await r.json()).data.map((m) => m.id).sort(), ["claude-mock", "mock-model"]);
+
+  r = await chat({ model: "mock-model", messages: [{ role: "user", content: "x" }] }, { authorization: "Bearer wrong" });
+  assert.equal(r.status, 401);
+  assert.equal((await r.json()).error.type, "invalid_request_error");
+
+  await mock.reset();
+  await mock.reply({ status: 429, headers: [["retry-after", "3"]], body: JSON.stringify({ error: { message: "slow down", type: "rate_limit_error" } }) });
+  r = await chat({ model: "mock-model", messages: [{ role: "user", content: "x" }] });
+  assert.equal(r.status, 429);
+  const e = (await r.json()).error;
+  assert.equal(e.message, "slow down");
+});
