@@ -83,9 +83,133 @@ pub struct Redirect {
     pub authority: String,
 }
 
+/// Keep-alive connections to plain-HTTP upstreams, shared by every store
+/// that holds a clone. wasmtime-wasi-http's default sender opens a new TCP
+/// connection per request; a host serving many requests to one provider
+/// should reuse them, as every other gateway does. (https upstreams still
+/// use the default sender, which brings TLS.)
+#[derive(Clone)]
+pub struct UpstreamPool {
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        wasmtime_wasi_http::WasiBody,
+    >,
+}
+
+impl std::fmt::Debug for UpstreamPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpstreamPool")
+    }
+}
+
+impl Default for UpstreamPool {
+    fn default() -> Self {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(std::time::Duration::from_secs(30))
+                .build(connector);
+        Self { client }
+    }
+}
+
+impl UpstreamPool {
+    /// Send on a pooled connection, with the request options' first-byte
+    /// (includes connect) and between-bytes timeouts.
+    async fn send(
+        &self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+    ) -> Result<http::Response<wasmtime_wasi_http::WasiBody>, wasmtime_wasi_http::Error> {
+        use wasmtime_wasi_http::Error as E;
+        let limit = |t: Option<std::time::Duration>| {
+            t.filter(|d| !d.is_zero())
+                .unwrap_or(std::time::Duration::from_secs(600))
+        };
+        let first_byte = limit(
+            options
+                .and_then(|o| o.connect_timeout)
+                .zip(options.and_then(|o| o.first_byte_timeout))
+                .map(|(c, f)| c.saturating_add(f))
+                .or(options.and_then(|o| o.first_byte_timeout)),
+        );
+        let between = limit(options.and_then(|o| o.between_bytes_timeout));
+        let res = match tokio::time::timeout(first_byte, self.client.request(request)).await {
+            Err(_) => return Err(E::ConnectionReadTimeout),
+            Ok(Err(e)) if e.is_connect() => return Err(E::ConnectionRefused),
+            Ok(Err(e)) => {
+                let hyper = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<hyper::Error>())
+                    .map(|h| h.is_timeout());
+                return Err(match hyper {
+                    Some(true) => E::ConnectionReadTimeout,
+                    _ => E::ConnectionTerminated,
+                });
+            }
+            Ok(Ok(res)) => res,
+        };
+        Ok(res.map(|body| {
+            http_body_util::BodyExt::boxed_unsync(TimedBody {
+                inner: body,
+                between,
+                deadline: None,
+            })
+        }))
+    }
+}
+
+/// A response body that fails when no bytes arrive for `between`.
+struct TimedBody {
+    inner: hyper::body::Incoming,
+    between: std::time::Duration,
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl hyper::body::Body for TimedBody {
+    type Data = bytes::Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                self.deadline = None;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                let between = self.between;
+                let sleep = self
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(between)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        Poll::Ready(Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Hooks {
     redirect: Option<Arc<Redirect>>,
+    pool: Option<UpstreamPool>,
 }
 
 impl WasiHttpHooks for Hooks {
@@ -122,7 +246,19 @@ impl WasiHttpHooks for Hooks {
                 }
             }
         }
+        let pool = self
+            .pool
+            .clone()
+            .filter(|_| request.uri().scheme() == Some(&http::uri::Scheme::HTTP));
         Box::new(async move {
+            if let Some(pool) = pool {
+                let res = pool.send(request, options).await?;
+                return Ok((
+                    res,
+                    Box::new(async { Ok(()) })
+                        as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                ));
+            }
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
                 res.map(http_body_util::BodyExt::boxed_unsync),
@@ -420,6 +556,8 @@ pub struct InstanceConfig {
     pub stderr: Option<MemoryOutputPipe>,
     /// Application variables (`fermyon:spin/variables`), for HTTP apps.
     pub variables: Arc<BTreeMap<String, String>>,
+    /// Reuse connections to plain-HTTP upstreams (serve mode, benchmarks).
+    pub pool: Option<UpstreamPool>,
 }
 
 impl InstanceConfig {
@@ -429,13 +567,26 @@ impl InstanceConfig {
             redirect: None,
             stderr: None,
             variables: Arc::default(),
+            pool: None,
         }
     }
 }
 
 /// A fresh store for one instance.
 pub fn new_store(engine: &Engine, cfg: &InstanceConfig) -> Store<HostState> {
+    store_with(engine, cfg, false)
+}
+
+/// A store whose stdout is the host's too (command components).
+pub fn new_store_with_stdout(engine: &Engine, cfg: &InstanceConfig) -> Store<HostState> {
+    store_with(engine, cfg, true)
+}
+
+fn store_with(engine: &Engine, cfg: &InstanceConfig, stdout: bool) -> Store<HostState> {
     let mut b = WasiCtx::builder();
+    if stdout {
+        b.inherit_stdout();
+    }
     match &cfg.stderr {
         Some(p) => {
             b.stderr(p.clone());
@@ -451,6 +602,7 @@ pub fn new_store(engine: &Engine, cfg: &InstanceConfig) -> Store<HostState> {
         table: ResourceTable::new(),
         hooks: Hooks {
             redirect: cfg.redirect.clone().map(Arc::new),
+            pool: cfg.pool.clone(),
         },
         kv: cfg.kv.clone(),
         variables: Arc::clone(&cfg.variables),

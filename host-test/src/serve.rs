@@ -111,10 +111,15 @@ pub async fn start(wasm: &Path, cfg: ServeConfig) -> anyhow::Result<Server> {
     let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
     let listener = TcpListener::bind(cfg.addr).await?;
     let addr = listener.local_addr()?;
+    // Every instance shares one pool of upstream connections.
+    let mut instance = cfg.instance;
+    instance
+        .pool
+        .get_or_insert_with(crate::host::UpstreamPool::default);
     let shared = Arc::new(Shared {
         pre,
         engine,
-        instance: cfg.instance,
+        instance,
         idle: Mutex::new(Vec::new()),
         max_idle: cfg.max_idle,
     });
