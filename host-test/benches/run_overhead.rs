@@ -61,15 +61,27 @@ async fn direct(client: &Client<HttpConnector, Full<Bytes>>, url: &str) {
     assert!(res.status().is_success());
     let body = res.into_body().collect().await.unwrap().to_bytes();
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert!(v.pointer("/choices/0/message/content").is_some_and(serde_json::Value::is_string));
+    assert!(
+        v.pointer("/choices/0/message/content")
+            .is_some_and(serde_json::Value::is_string)
+    );
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    // BENCH_RUNTIME=current-thread: everything on one thread (no cross-thread
+    // wake-ups between the caller, the host's HTTP tasks and the mock).
+    let rt = if std::env::var("BENCH_RUNTIME").as_deref() == Ok("current-thread") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
     let mock = rt.block_on(MockServer::start()).unwrap();
     let url = format!("{}/v1/chat/completions", mock.base_url());
     let config = cfg::gateway(

@@ -532,6 +532,11 @@ pub fn engine(pooling: bool, cache_dir: Option<&Path>) -> anyhow::Result<Engine>
         p.total_memories(1000);
         p.total_tables(1000);
         p.max_memory_size(256 << 20);
+        // Keep a fresh instance's first pages mapped and reset them with
+        // memset instead of madvise + page faults: instantiate-per-request
+        // hosts touch the same ~1 MiB of heap every time.
+        p.linear_memory_keep_resident(2 << 20);
+        p.table_keep_resident(64 << 10);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
     }
     Ok(Engine::new(&config)?)
