@@ -31,23 +31,20 @@ if has overhead; then
 fi
 
 if has sizes; then
-  echo "== component sizes"
+  echo "== component sizes (built with strip = true; wasm-opt -Oz via jco opt)"
   jco=examples/workers/node_modules/.bin/jco
   {
-    printf '| component | built | stripped | stripped + wasm-opt -Oz |\n|---|---|---|---|\n'
+    printf '| component | built | gzip -9 | wasm-opt -Oz | -Oz + gzip -9 |\n|---|---|---|---|---|\n'
     for c in target/guest/wasm32-wasip2/release/ai_gateway.wasm \
              target/guest/wasm32-wasip2/release/ai_gateway_allowlist.wasm \
              target/guest/wasm32-wasip2/release/ai_gateway_proxy.wasm \
              target/composed/proxy.wasm; do
       [[ -f $c ]] || continue
       n=$(basename "$c" .wasm)
-      wasm-tools strip --all "$c" -o "$out/$n.stripped.wasm"
-      if [[ -x $jco ]]; then
-        "$jco" opt "$out/$n.stripped.wasm" -o "$out/$n.opt.wasm" -q -- -Oz --enable-bulk-memory --enable-sign-ext \
-          --enable-nontrapping-float-to-int --enable-mutable-globals --enable-multivalue --enable-simd >/dev/null 2>&1 \
-          || cp "$out/$n.stripped.wasm" "$out/$n.opt.wasm"
-      fi
-      printf '| %s | %s | %s | %s |\n' "$n" "$(stat -c %s "$c")" "$(stat -c %s "$out/$n.stripped.wasm")" "$(stat -c %s "$out/$n.opt.wasm" 2>/dev/null || echo -)"
+      "$jco" opt "$c" -o "$out/$n.opt.wasm" -q -- -Oz --enable-bulk-memory --enable-sign-ext \
+        --enable-nontrapping-float-to-int --enable-mutable-globals --enable-multivalue --enable-simd >/dev/null
+      printf '| %s | %s | %s | %s | %s |\n' "$n" "$(stat -c %s "$c")" "$(gzip -9c "$c" | wc -c)" \
+        "$(stat -c %s "$out/$n.opt.wasm")" "$(gzip -9c "$out/$n.opt.wasm" | wc -c)"
     done
   } | tee "$out/sizes.md"
 fi
