@@ -33,17 +33,21 @@ for (const i of KEYVALUE_ASYNC_IMPORTS) args.push("--async-imports", i);
 for (const e of asyncExports) args.push("--async-exports", e);
 execFileSync(resolve(here, "node_modules/.bin/jco"), args, { stdio: "inherit" });
 
-await esbuild.build({
-  entryPoints: [resolve(here, "src/worker.js")],
-  bundle: true,
-  format: "esm",
-  platform: "neutral",
-  conditions: ["workerd", "worker", "browser"],
-  mainFields: ["module", "main"],
-  external: ["*.wasm"],
-  outfile: resolve(dist, "worker.js"),
-  logLevel: "warning",
-});
+/** Bundle a Worker entry for workerd; the core modules stay separate files. */
+const bundle = (entry, out) =>
+  esbuild.build({
+    entryPoints: [resolve(here, entry)],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["*.wasm"],
+    outfile: resolve(dist, out),
+    logLevel: "warning",
+  });
+
+await bundle("src/worker.js", "worker.js");
 
 // The OpenAI-compatible proxy (proxy component + this same gateway, composed
 // by `wac plug`), when AI_GATEWAY_PROXY_WASM names it: dist/proxy-worker.js.
@@ -79,17 +83,7 @@ if (proxyWasm) {
     cores.map((f, i) => `import c${i} from "./proxy/${f}";`).join("\n") +
       `\nexport const PROXY_CORES = { ${cores.map((f, i) => `${JSON.stringify(f)}: c${i}`).join(", ")} };\n`,
   );
-  await esbuild.build({
-    entryPoints: [resolve(here, "src/proxy-worker.js")],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["*.wasm"],
-    outfile: resolve(dist, "proxy-worker.js"),
-    logLevel: "warning",
-  });
+  await bundle("src/proxy-worker.js", "proxy-worker.js");
   writeFileSync(resolve(dist, "PROXY_CORES"), cores.join("\n") + "\n");
   console.log(`built dist/proxy-worker.js from ${proxyWasm} (${cores.length} core modules)`);
 }
