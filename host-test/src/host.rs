@@ -434,25 +434,26 @@ impl atomics::Host for HostState {
             .table
             .delete(cas)
             .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
-        let current = self
+        // One atomic compare-and-set in the store (a redb write transaction
+        // or a Redis script), so two hosts sharing Redis cannot both win.
+        let outcome = self
             .kv
-            .get(&c.bucket, &c.key)
+            .compare_and_swap(&c.bucket, &c.key, c.seen.as_deref(), &value)
             .map_err(|e| atomics::CasError::StoreError(kv_err(e)))?;
-        if current != c.seen {
-            let fresh = CasRes {
-                bucket: c.bucket,
-                key: c.key,
-                seen: current,
-            };
-            let r = self
-                .table
-                .push(fresh)
-                .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
-            return Err(atomics::CasError::CasFailed(r));
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(current) => {
+                let fresh = CasRes {
+                    bucket: c.bucket,
+                    key: c.key,
+                    seen: current,
+                };
+                let r = self.table.push(fresh).map_err(|e| {
+                    atomics::CasError::StoreError(store::Error::Other(e.to_string()))
+                })?;
+                Err(atomics::CasError::CasFailed(r))
+            }
         }
-        self.kv
-            .set(&c.bucket, &c.key, &value)
-            .map_err(|e| atomics::CasError::StoreError(kv_err(e)))
     }
 }
 

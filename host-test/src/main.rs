@@ -65,8 +65,13 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Key-value database file (default: a temporary one).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "redis")]
     kv: Option<PathBuf>,
+    /// Keep key-value state (cache, costs, budgets, rate limits) in Redis,
+    /// shared by every host process using the same URL:
+    /// `redis://[[user]:password@]host[:port][/db]`.
+    #[arg(long, value_name = "URL", env = "AIGW_REDIS_URL")]
+    redis: Option<String>,
     /// Use wasmtime's pooling instance allocator.
     #[arg(long)]
     pooling: bool,
@@ -364,11 +369,16 @@ async fn serve(component: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<Ex
         vars.insert("gateway_config".into(), text);
     }
     let dir = tempfile::tempdir()?;
-    let kv_path = args
-        .kv
-        .clone()
-        .unwrap_or_else(|| dir.path().join("kv.redb"));
-    let kv = KvStore::open(&kv_path)?.relaxed();
+    let kv = match &args.redis {
+        Some(url) => KvStore::redis(url)?,
+        None => {
+            let kv_path = args
+                .kv
+                .clone()
+                .unwrap_or_else(|| dir.path().join("kv.redb"));
+            KvStore::open(&kv_path)?.relaxed()
+        }
+    };
     let mut instance = InstanceConfig::new(kv);
     instance.variables = std::sync::Arc::new(vars);
     let cfg = host_test::serve::ServeConfig {
