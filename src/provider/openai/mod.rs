@@ -300,6 +300,13 @@ pub(crate) fn parse_embed(body: &[u8]) -> Result<super::Embeddings> {
         .map(|(i, d)| (d.index.unwrap_or(i), d.embedding))
         .collect();
     items.sort_by_key(|(i, _)| *i);
+    // Each input exactly once: sorted, the indexes must be 0..n. (A repeated
+    // or skipped index would silently pair a vector with the wrong input.)
+    if let Some((_, (i, _))) = items.iter().enumerate().find(|(pos, (i, _))| pos != i) {
+        return Err(bad_body(format!(
+            "embeddings response has a repeated or out-of-range index {i}"
+        )));
+    }
     Ok((
         items.into_iter().map(|(_, e)| e).collect(),
         r.usage.as_ref().map(usage),

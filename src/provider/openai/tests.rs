@@ -383,3 +383,21 @@ fn parse_embed_sorts_by_index() {
     assert_eq!(u.unwrap().input_tokens, 4);
     assert_eq!(m.as_deref(), Some("text-embedding-3-small"));
 }
+
+#[test]
+fn parse_embed_repeated_or_skipped_index_is_upstream_error() {
+    // Found by `cargo fuzz run openai`: `[0, 0]` was accepted for two
+    // inputs, the second input getting the first one's vector.
+    for body in [
+        &br#"{"data":[{"index":0,"embedding":[0.5]},{"index":0,"embedding":[0.25]}]}"#[..],
+        br#"{"data":[{"index":0,"embedding":[0.5]},{"index":2,"embedding":[0.25]}]}"#,
+        br#"{"data":[{"index":1,"embedding":[0.5]},{"embedding":[0.25]}]}"#,
+    ] {
+        let e = parse_embed(body).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Upstream);
+        assert!(e.to_string().contains("index"), "{e}");
+    }
+    // Absent indexes are positions.
+    let (v, _, _) = parse_embed(br#"{"data":[{"embedding":[1.0]},{"embedding":[2.0]}]}"#).unwrap();
+    assert_eq!(v, vec![vec![1.0], vec![2.0]]);
+}
