@@ -33,6 +33,11 @@ struct RedisServer {
 
 impl RedisServer {
     fn start() -> Self {
+        Self::start_with(&[], None)
+    }
+
+    /// `args` go to redis-server; `password` is the one its URL needs.
+    fn start_with(args: &[&str], password: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let child = Command::new("redis-server")
@@ -40,12 +45,16 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
             .arg("--dir")
             .arg(dir.path())
+            .args(args)
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("cannot start redis-server ({e}): run .ci/setup, which installs it")
             });
-        let url = format!("redis://127.0.0.1:{port}");
+        let url = match password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{port}"),
+            None => format!("redis://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while KvStore::redis(&url).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start");
@@ -143,6 +152,23 @@ fn redis_store_semantics_match_redb() {
         kv.compare_and_swap("cas", "k", Some(b"2"), b"3").unwrap(),
         Err(None)
     );
+}
+
+#[test]
+fn redis_password_and_database_come_from_the_url() {
+    let redis = RedisServer::start_with(&["--requirepass", "pw-MARKER-42"], Some("pw-MARKER-42"));
+    let kv = KvStore::redis(&redis.url).unwrap();
+    kv.set("b", "k", b"db0").unwrap();
+    let db3 = KvStore::redis(&format!("{}/3", redis.url)).unwrap();
+    assert_eq!(db3.get("b", "k").unwrap(), None, "database 3 is separate");
+    // Without the password, or with a wrong one: a clear error without it.
+    let open = redis.url.replace(":pw-MARKER-42@", "");
+    let e = KvStore::redis(&open).unwrap_err();
+    assert!(format!("{e:#}").contains("NOAUTH"), "{e:#}");
+    let wrong = redis.url.replace("pw-MARKER-42", "nope-MARKER-43");
+    let e = format!("{:#}", KvStore::redis(&wrong).unwrap_err());
+    assert!(!e.contains("MARKER"), "{e}");
+    assert!(!format!("{kv:?}").contains("MARKER"));
 }
 
 #[test]
