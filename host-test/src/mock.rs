@@ -5,11 +5,19 @@
 //! pushes them. Streams are sent through a channel, one SSE event per write,
 //! optionally paced; when the client hangs up mid-stream the outcome says
 //! how far it got.
+//!
+//! Faults below HTTP: a reply can reset the connection (TCP RST, via
+//! `SO_LINGER 0`) before its head or part-way through its body, pause
+//! mid-body, or send raw bytes with exact write boundaries ([`Step`]);
+//! [`Reply::gzip`] encodes a body; [`refused_addr`] is a port nothing
+//! listens on.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,7 +27,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 pub const OPENAI_TEXT_SSE: &[u8] =
@@ -87,6 +96,24 @@ pub enum MockBody {
         tail: Vec<u8>,
         delay: Duration,
     },
+    /// Raw body steps: each `Bytes` is written as its own frame (with a
+    /// short flush pause between writes, so the client reads it as a
+    /// separate chunk), `Pause` stalls mid-body, `Reset` aborts the
+    /// connection with a TCP RST. The body ends cleanly after the last step.
+    Steps(Vec<Step>),
+    /// No response at all: the connection is reset (TCP RST) before a byte
+    /// of the response head is written.
+    ResetBeforeHead,
+}
+
+/// One step of a [`MockBody::Steps`] body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Bytes(Vec<u8>),
+    Pause(Duration),
+    /// Reset the connection (RST) here: what was written before is
+    /// delivered, nothing after.
+    Reset,
 }
 
 /// A scripted reply.
@@ -137,6 +164,80 @@ impl Reply {
         self
     }
 
+    /// A body written step by step (exact write boundaries, stalls, a reset).
+    pub fn steps(status: u16, content_type: &str, steps: Vec<Step>) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: MockBody::Steps(steps),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Bytes written in exactly these chunks, `gap` apart.
+    pub fn chunks(status: u16, content_type: &str, chunks: Vec<Vec<u8>>, gap: Duration) -> Self {
+        let mut steps = Vec::new();
+        for (i, c) in chunks.into_iter().enumerate() {
+            if i > 0 && !gap.is_zero() {
+                steps.push(Step::Pause(gap));
+            }
+            steps.push(Step::Bytes(c));
+        }
+        Self::steps(status, content_type, steps)
+    }
+
+    /// The connection is reset before any response byte.
+    pub fn reset_before_head() -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: MockBody::ResetBeforeHead,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Encode the body with gzip and say so (`content-encoding: gzip`).
+    /// A whole body stays one write; SSE chunks and step bytes are
+    /// compressed as one gzip stream whose bytes are written in as many
+    /// pieces as there were chunks (so the client inflates across reads).
+    pub fn gzip(mut self) -> Self {
+        self.body = match self.body {
+            MockBody::Bytes(b) => MockBody::Bytes(gzip(&b)),
+            MockBody::Sse {
+                chunks,
+                delay,
+                cut_after,
+            } => MockBody::Sse {
+                chunks: split_even(&gzip(&chunks.concat()), chunks.len()),
+                delay,
+                cut_after,
+            },
+            MockBody::Steps(steps) => {
+                let plain: Vec<u8> = steps
+                    .iter()
+                    .filter_map(|s| match s {
+                        Step::Bytes(b) => Some(b.as_slice()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .concat();
+                let n = steps.iter().filter(|s| matches!(s, Step::Bytes(_))).count();
+                let mut parts = split_even(&gzip(&plain), n).into_iter();
+                MockBody::Steps(
+                    steps
+                        .into_iter()
+                        .map(|s| match s {
+                            Step::Bytes(_) => Step::Bytes(parts.next().unwrap_or_default()),
+                            other => other,
+                        })
+                        .collect(),
+                )
+            }
+            other => other,
+        };
+        self.header("content-encoding", "gzip")
+    }
+
     /// Close the connection after `n` events (a stream cut mid-way).
     pub fn cut_after(mut self, n: usize) -> Self {
         if let MockBody::Sse { cut_after, .. } = &mut self.body {
@@ -161,6 +262,29 @@ pub fn split_events(bytes: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// `bytes` gzip-encoded (RFC 1952).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+/// `bytes` in `n` nearly equal consecutive pieces (at least one).
+fn split_even(bytes: &[u8], n: usize) -> Vec<Vec<u8>> {
+    let size = bytes.len().div_ceil(n.max(1)).max(1);
+    bytes.chunks(size).map(<[u8]>::to_vec).collect()
+}
+
+/// An address on 127.0.0.1 that was just bound and closed again: connecting
+/// to it is refused.
+pub fn refused_addr() -> anyhow::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let addr = l.local_addr()?;
+    drop(l);
+    Ok(addr)
+}
+
 /// How a streamed response ended, from the server's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamOutcome {
@@ -170,6 +294,95 @@ pub enum StreamOutcome {
     ClientClosed { sent: usize, total: usize },
     /// The script cut the connection after `sent` chunks.
     Cut { sent: usize },
+    /// The script reset the connection (RST) after `sent` byte steps.
+    Reset { sent: usize },
+}
+
+/// A per-connection switch: once thrown, the connection's socket gets
+/// `SO_LINGER 0` and every further read or write fails, so hyper drops it
+/// and the kernel answers with a RST instead of a FIN.
+#[derive(Debug, Clone, Default)]
+struct Kill(Arc<AtomicBool>);
+
+impl Kill {
+    fn throw(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn thrown(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The accepted socket, with its [`Kill`] switch.
+#[derive(Debug)]
+struct KillableTcp {
+    tcp: TcpStream,
+    kill: Kill,
+}
+
+impl KillableTcp {
+    fn check(&self) -> std::io::Result<()> {
+        if self.kill.thrown() {
+            // A zero linger never blocks: close discards the send buffer and
+            // sends RST at once (the deprecation is about non-zero values).
+            #[expect(deprecated, reason = "SO_LINGER 0 is the point: reset, no blocking")]
+            let _ = self.tcp.set_linger(Some(Duration::ZERO));
+            return Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        }
+        Ok(())
+    }
+}
+
+impl AsyncRead for KillableTcp {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.check()?;
+        std::pin::Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for KillableTcp {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.check()?;
+        std::pin::Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.check()?;
+        std::pin::Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.check()?;
+        std::pin::Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.check()?;
+        std::pin::Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -216,9 +429,12 @@ impl MockServer {
                 let _ = tcp.set_nodelay(true);
                 let st = Arc::clone(&st);
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| handle(Arc::clone(&st), req));
+                    let kill = Kill::default();
+                    let k = kill.clone();
+                    let svc = service_fn(move |req| handle(Arc::clone(&st), k.clone(), req));
+                    let io = KillableTcp { tcp, kill };
                     let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), svc)
+                        .serve_connection(TokioIo::new(io), svc)
                         .await;
                 });
             }
@@ -305,7 +521,11 @@ impl MockServer {
     }
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    kill: Kill,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let at = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let body = body
@@ -348,7 +568,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    Ok(respond(&state, reply))
+    if matches!(reply.body, MockBody::ResetBeforeHead) {
+        // The head hyper now tries to write fails: the socket is closed
+        // with a RST and the client never sees a status line.
+        kill.throw();
+        record(&state, StreamOutcome::Reset { sent: 0 });
+    }
+    Ok(respond(&state, &kill, reply))
 }
 
 /// The mock's own API, for tests in other processes (Node, Python):
@@ -444,7 +670,7 @@ fn admin_reply(state: &Arc<State>, method: &str, path: &str, body: &[u8]) -> Res
     }
 }
 
-fn respond(state: &Arc<State>, reply: Reply) -> Response<Body> {
+fn respond(state: &Arc<State>, kill: &Kill, reply: Reply) -> Response<Body> {
     let mut b = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
         b = b.header(k.as_str(), v.as_str());
@@ -534,6 +760,44 @@ fn respond(state: &Arc<State>, reply: Reply) -> Response<Body> {
             });
             BodyExt::boxed(StreamBody::new(tokio_stream_from(rx)))
         }
+        MockBody::Steps(steps) => {
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1);
+            let st = Arc::clone(state);
+            let kill = kill.clone();
+            tokio::spawn(async move {
+                let mut sent = 0;
+                for step in steps {
+                    match step {
+                        Step::Bytes(bytes) => {
+                            if tx.send(Ok(Frame::data(Bytes::from(bytes)))).await.is_err() {
+                                record(&st, StreamOutcome::ClientClosed { sent, total: 0 });
+                                return;
+                            }
+                            sent += 1;
+                            // Room in the channel again means hyper took the
+                            // frame; a short pause lets it reach the socket as
+                            // its own segment (nodelay is set).
+                            if tx.reserve().await.is_err() {
+                                record(&st, StreamOutcome::ClientClosed { sent, total: 0 });
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        Step::Pause(d) => tokio::time::sleep(d).await,
+                        Step::Reset => {
+                            kill.throw();
+                            record(&st, StreamOutcome::Reset { sent });
+                            // Wake hyper's writer so it sees the switch.
+                            let _ = tx.send(Ok(Frame::data(Bytes::from_static(b" ")))).await;
+                            return;
+                        }
+                    }
+                }
+                record(&st, StreamOutcome::Completed { chunks: sent });
+            });
+            BodyExt::boxed(StreamBody::new(tokio_stream_from(rx)))
+        }
+        MockBody::ResetBeforeHead => Full::new(Bytes::new()).boxed(),
     };
     b.body(body)
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
