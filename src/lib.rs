@@ -8,6 +8,7 @@
 extern crate alloc;
 
 pub mod config;
+pub mod encoding;
 pub mod engine;
 pub mod error;
 pub mod http;

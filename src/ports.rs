@@ -28,6 +28,10 @@ pub enum TransportError {
     /// The request could not be sent as built (host refused it).
     #[error("{0}")]
     Invalid(String),
+    /// The response body is larger than the gateway holds in memory. Not
+    /// a connection fault: the same request would get the same body.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl TransportError {
@@ -41,6 +45,12 @@ impl TransportError {
                 ..UpstreamDetail::default()
             }),
             Self::Invalid(msg) => GatewayError::Validation(msg),
+            Self::TooLarge(msg) => GatewayError::Upstream(UpstreamDetail {
+                message: msg,
+                provider: Some(provider.to_owned()),
+                retryable: false,
+                ..UpstreamDetail::default()
+            }),
         }
     }
 }
@@ -84,7 +94,7 @@ pub fn read_to_end<B: Body>(
     let mut all = Vec::new();
     while let Some(chunk) = body.read(deadline_ms)? {
         if all.len() + chunk.len() > limit {
-            return Err(TransportError::Connection(format!(
+            return Err(TransportError::TooLarge(format!(
                 "response body larger than {limit} bytes"
             )));
         }
@@ -140,4 +150,35 @@ pub trait Kv {
 /// Where structured log lines go when logging to stderr is enabled.
 pub trait LogSink {
     fn line(&self, json: &str);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    struct Chunks(Vec<Vec<u8>>);
+
+    impl Body for Chunks {
+        fn read(&mut self, _: Option<u64>) -> Result<Option<Vec<u8>>, TransportError> {
+            Ok((!self.0.is_empty()).then(|| self.0.remove(0)))
+        }
+
+        fn try_read(&mut self) -> Result<ReadState, TransportError> {
+            Ok(self.read(None)?.map_or(ReadState::End, ReadState::Data))
+        }
+    }
+
+    #[test]
+    fn read_to_end_over_the_limit_is_an_unretryable_upstream_error() {
+        let mut body = Chunks(vec![vec![b'a'; 6], vec![b'b'; 6]]);
+        let e = read_to_end(&mut body, 10, None).unwrap_err();
+        assert!(matches!(e, TransportError::TooLarge(_)));
+        let g = e.into_gateway("p");
+        assert_eq!(g.kind(), ErrorKind::Upstream);
+        assert!(!g.is_retryable());
+        assert!(g.to_string().contains("larger than 10 bytes"), "{g}");
+        let mut fits = Chunks(vec![vec![b'a'; 5], vec![b'b'; 5]]);
+        assert_eq!(read_to_end(&mut fits, 10, None).unwrap().len(), 10);
+    }
 }

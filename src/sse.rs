@@ -10,6 +10,9 @@
 //!   kept.
 //! - A line longer than `max_line` or an event whose data grows beyond
 //!   `max_event` is a typed error, not unbounded growth.
+//! - Data that is not UTF-8 is a typed error too, not U+FFFD passed on
+//!   as if the model had written it (the spec's lossy decoding suits a
+//!   browser, not a gateway whose callers bill and cache the text).
 //! - At end of input an event without its closing blank line is still
 //!   dispatched (providers often omit the final blank line).
 
@@ -31,6 +34,10 @@ pub enum SseError {
     LineTooLong { limit: usize },
     #[error("SSE event data larger than {limit} bytes")]
     EventTooLarge { limit: usize },
+    /// The event's data is not UTF-8 (a UTF-8 character split across
+    /// reads is fine; bytes that are not UTF-8 at all are not).
+    #[error("SSE event data is not valid UTF-8")]
+    InvalidUtf8,
 }
 
 /// Default per-line limit: 1 MiB.
@@ -141,8 +148,7 @@ impl SseDecoder {
             let line = std::mem::take(&mut self.line);
             self.line_done(&line, out)?;
         }
-        self.dispatch(out);
-        Ok(())
+        self.dispatch(out)
     }
 
     fn line_done(&mut self, mut line: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
@@ -153,8 +159,7 @@ impl SseDecoder {
             }
         }
         if line.is_empty() {
-            self.dispatch(out);
-            return Ok(());
+            return self.dispatch(out);
         }
         if line.first() == Some(&b':') {
             return Ok(());
@@ -189,24 +194,23 @@ impl SseDecoder {
         Ok(())
     }
 
-    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+    fn dispatch(&mut self, out: &mut Vec<SseEvent>) -> Result<(), SseError> {
         let event = self.event.take();
         if !self.has_data {
-            return;
+            return Ok(());
         }
         self.has_data = false;
         // The next event is likely about as large as this one: start its
         // buffer there instead of growing it from empty.
         let next = Vec::with_capacity(self.data.len().min(16 * 1024));
-        let data = match String::from_utf8(std::mem::replace(&mut self.data, next)) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        };
+        let data = String::from_utf8(std::mem::replace(&mut self.data, next))
+            .map_err(|_| SseError::InvalidUtf8)?;
         out.push(SseEvent {
             event,
             data,
             id: self.last_id.clone(),
         });
+        Ok(())
     }
 }
 
@@ -317,5 +321,24 @@ mod tests {
         let mut out = Vec::new();
         let r = d.feed(b"data: 12345\ndata: 67890\n\n", &mut out);
         assert_eq!(r, Err(SseError::EventTooLarge { limit: 10 }));
+    }
+    #[test]
+    fn decode_invalid_utf8_is_error_after_the_good_events() {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        let r = d.feed(b"data: ok\n\ndata: \xff\xfe\n\n", &mut out);
+        assert_eq!(r, Err(SseError::InvalidUtf8));
+        assert_eq!(data(&out), ["ok"]);
+        // At the end of input too.
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        d.feed(b"data: \xc3", &mut out).unwrap();
+        assert_eq!(d.finish(&mut out), Err(SseError::InvalidUtf8));
+    }
+
+    #[test]
+    fn decode_utf8_split_across_feeds_is_whole() {
+        let ev = decode_all(&[b"data: \xf0\x9f", b"\x8c\x8d\n\n"]);
+        assert_eq!(data(&ev), ["\u{1f30d}"]);
     }
 }

@@ -296,10 +296,18 @@ fn stream_error(e: &StreamError) -> TransportError {
         StreamError::LastOperationFailed(err) => {
             match super::bindings::wasi::http::types::http_error_code(err) {
                 Some(code) => map_code(&code),
-                None => TransportError::Connection(format!(
-                    "reading the response: {}",
-                    err.to_debug_string()
-                )),
+                None => {
+                    // wasmtime 48 reports its between-bytes timeout as a
+                    // plain I/O error ("connection read timeout") that
+                    // `http-error-code` does not recognize.
+                    let text = err.to_debug_string();
+                    let lower = text.to_ascii_lowercase();
+                    if lower.contains("timeout") || lower.contains("timed out") {
+                        TransportError::Timeout(format!("reading the response: {text}"))
+                    } else {
+                        TransportError::Connection(format!("reading the response: {text}"))
+                    }
+                }
             }
         }
         StreamError::Closed => TransportError::Connection("stream closed".into()),

@@ -23,7 +23,7 @@ use crate::config::{
 };
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{HttpRequest, ResponseHead};
-use crate::ports::{Clock, Http, Kv, LogSink, Random, SendOptions, read_to_end};
+use crate::ports::{Body, Clock, Http, Kv, LogSink, Random, SendOptions, read_to_end};
 use crate::provider::{self, ChatCall};
 use crate::types::{
     Attempt, Completion, EmbedOptions, EmbedOutput, FallbackEntry, Input, Output, RetryPolicy,
@@ -513,9 +513,9 @@ impl Gateway {
             Err(e) => return (Err(e.into_gateway(&endpoint.name)), None),
         };
         let status = Some(head.status);
-        let bytes = match read_to_end(&mut body, MAX_BODY, deadline) {
+        let bytes = match read_body(&head, &mut body, deadline, &endpoint.name) {
             Ok(b) => b,
-            Err(e) => return (Err(e.into_gateway(&endpoint.name)), status),
+            Err(e) => return (Err(e), status),
         };
         if !head.is_success() {
             return (
@@ -552,7 +552,7 @@ impl Gateway {
         };
         let (res, status) = self.exchange(env, t.endpoint, &req, deadline);
         let res = res.and_then(|(head, bytes)| {
-            let c = provider::parse_chat(t.endpoint.wire, &bytes)
+            let c = provider::parse_chat_reply(t.endpoint, &head, &bytes)
                 .map_err(|e| with_status(e, head.status))?;
             Ok((c, bytes))
         });
@@ -747,14 +747,31 @@ impl Gateway {
                     Ok((head, mut body)) => {
                         let status = Some(head.status);
                         if !head.is_success() {
-                            let bytes = read_to_end(&mut body, MAX_BODY, deadline);
+                            let bytes = read_body(&head, &mut body, deadline, &t.endpoint.name);
                             let e = match bytes {
                                 Ok(b) => {
                                     provider::error_for(t.endpoint, &head, &b, env.clock.now_ms())
                                 }
-                                Err(e) => e.into_gateway(&t.endpoint.name),
+                                Err(e) => e,
                             };
                             return (Err(e), status);
+                        }
+                        if let Err(e) =
+                            provider::unexpected_content_type(&head, &[], &["text/html"])
+                        {
+                            return (Err(e), status);
+                        }
+                        if provider::media_type(&head)
+                            .is_some_and(|m| m == "application/json" || m.ends_with("+json"))
+                        {
+                            // A server that ignored `stream: true` (or sent
+                            // its error as JSON): the answer, as events.
+                            let bytes =
+                                match read_body(&head, &mut body, deadline, &t.endpoint.name) {
+                                    Ok(b) => b,
+                                    Err(e) => return (Err(e), status),
+                                };
+                            return (stream::from_json_body(t, &head, &bytes), status);
                         }
                         let mut s = LiveStream::live(
                             body,
@@ -763,6 +780,9 @@ impl Gateway {
                             &t.model,
                             deadline,
                         );
+                        if crate::encoding::says_gzip(&head) {
+                            s.decode_gzip();
+                        }
                         // Wait for the first event: an upstream that fails before
                         // sending anything is retried like any failed attempt.
                         match s.prime(env.clock) {
@@ -882,9 +902,9 @@ impl Gateway {
                     Err(e) => return (Err(e.into_gateway("cf-universal")), None),
                 };
                 let status = Some(head.status);
-                let bytes = match read_to_end(&mut body, MAX_BODY, deadline) {
+                let bytes = match read_body(&head, &mut body, deadline, "cf-universal") {
                     Ok(b) => b,
-                    Err(e) => return (Err(e.into_gateway("cf-universal")), status),
+                    Err(e) => return (Err(e), status),
                 };
                 let step = universal::served_step(&head, targets.len());
                 let served = targets.get(step).unwrap_or(first);
@@ -899,7 +919,7 @@ impl Gateway {
                         status,
                     );
                 }
-                let parsed = provider::parse_chat(served.endpoint.wire, &bytes)
+                let parsed = provider::parse_chat_reply(served.endpoint, &head, &bytes)
                     .map_err(|e| with_status(e, head.status));
                 (parsed.map(|c| (c, bytes, step)), status)
             },
@@ -1043,6 +1063,31 @@ impl Gateway {
             None => Ok(false),
         }
     }
+}
+
+/// Read a whole response body (at most [`MAX_BODY`] bytes) and undo a
+/// gzip content-encoding (decoded size bounded by the same limit).
+fn read_body<B: Body>(
+    head: &ResponseHead,
+    body: &mut B,
+    deadline: Option<u64>,
+    provider: &str,
+) -> Result<Vec<u8>> {
+    let bytes = read_to_end(body, MAX_BODY, deadline).map_err(|e| e.into_gateway(provider))?;
+    if !crate::encoding::says_gzip(head) {
+        return Ok(bytes);
+    }
+    crate::encoding::gunzip(bytes, MAX_BODY).map_err(|e| decode_error(&e, provider))
+}
+
+/// A body that cannot be decoded: the same request would get it again.
+pub(crate) fn decode_error(e: &crate::encoding::DecodeError, provider: &str) -> GatewayError {
+    GatewayError::Upstream(crate::error::UpstreamDetail {
+        message: e.to_string(),
+        provider: Some(provider.to_owned()),
+        retryable: false,
+        ..crate::error::UpstreamDetail::default()
+    })
 }
 
 /// Put the upstream status on a parse error of a 2xx body.

@@ -7,10 +7,33 @@ use std::collections::VecDeque;
 use super::trace::{ResponseInfo, Tracer};
 use super::{Env, Gateway, cache};
 use crate::config::{CacheConfig, LoggingConfig, WireFormat};
+use crate::encoding;
 use crate::error::{GatewayError, Result};
 use crate::ports::{Body, Clock, Http, ReadState};
 use crate::stream::EventPump;
-use crate::types::{Attempt, Completion, LogRecord, Output, StreamEvent, ToolCall};
+use crate::types::{Attempt, Completion, LogRecord, Output, StreamDone, StreamEvent, ToolCall};
+
+/// The stream for a JSON-labelled answer to a stream request, read whole:
+/// a completion (a server that ignored `stream: true`) becomes its events,
+/// an error object its typed error; a body that is really an event stream
+/// under the wrong label is decoded as one (buffered, not incremental).
+pub(crate) fn from_json_body<B: Body>(
+    t: &super::Target<'_>,
+    head: &crate::http::ResponseHead,
+    bytes: &[u8],
+) -> Result<LiveStream<B>> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b == b'{' || *b == b'[') {
+        let c = crate::provider::parse_chat_reply(t.endpoint, head, bytes)
+            .map_err(|e| super::with_status(e, head.status))?;
+        return Ok(LiveStream::from_completion(c, &t.model));
+    }
+    let events = crate::stream::decode_all(t.endpoint.wire, &t.model, bytes, bytes.len());
+    if let Some(StreamEvent::Error(e)) = events.first() {
+        return Err(e.clone());
+    }
+    Ok(LiveStream::replay(events))
+}
 
 /// Result of a non-blocking pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +54,11 @@ pub(crate) struct Context {
 
 /// Largest streamed output kept for the cache; a longer stream is not cached.
 const MAX_RECORDED: usize = 4 << 20;
+
+/// Inflated bytes fed to the event pump per step: a gzip stream is only
+/// inflated as far as the next event needs, so a small compressed read
+/// cannot queue unbounded events.
+const INFLATE_STEP: usize = 16 * 1024;
 
 /// What a stream produced, kept only when it will be stored in the cache.
 #[derive(Debug, Default)]
@@ -78,6 +106,10 @@ pub struct LiveStream<B> {
     started_ms: u64,
     trace: Vec<LogRecord>,
     finished: bool,
+    /// A gzip-encoded body's decoder, and whether it may hold output not
+    /// fed to the pump yet.
+    inflate: Option<encoding::Decoder>,
+    inflate_pending: bool,
 }
 
 impl<B: Body> LiveStream<B> {
@@ -102,7 +134,42 @@ impl<B: Body> LiveStream<B> {
             started_ms: 0,
             trace: Vec::new(),
             finished: false,
+            inflate: None,
+            inflate_pending: false,
         }
+    }
+
+    /// The body is gzip-encoded (the decoder passes it through unchanged
+    /// when it does not start with the gzip magic).
+    pub(crate) fn decode_gzip(&mut self) {
+        self.inflate = Some(encoding::Decoder::new());
+    }
+
+    /// A complete answer that arrived as one JSON body to a stream request,
+    /// replayed as events. Unlike a cache replay it is accounted and cached
+    /// at its `done` like a live stream.
+    pub(crate) fn from_completion(c: Completion, model: &str) -> Self {
+        let mut events = Vec::new();
+        if let Some(r) = c.reasoning.filter(|r| !r.is_empty()) {
+            events.push(StreamEvent::Reasoning(r));
+        }
+        if !c.text.is_empty() {
+            events.push(StreamEvent::Text(c.text));
+        }
+        events.extend(c.tool_calls.into_iter().map(StreamEvent::ToolUse));
+        events.push(StreamEvent::Done(StreamDone {
+            usage: c.usage,
+            finish_reason: c.finish_reason,
+            provider: String::new(),
+            model: if c.model.is_empty() {
+                model.to_owned()
+            } else {
+                c.model
+            },
+            cached: false,
+            cost_micro_usd: None,
+        }));
+        Self::replay(events)
     }
 
     /// A stream that replays cached events; it touches no upstream and
@@ -122,6 +189,8 @@ impl<B: Body> LiveStream<B> {
             started_ms: 0,
             trace: Vec::new(),
             finished: false,
+            inflate: None,
+            inflate_pending: false,
         }
     }
 
@@ -171,10 +240,47 @@ impl<B: Body> LiveStream<B> {
         r: std::result::Result<Option<Vec<u8>>, crate::ports::TransportError>,
     ) {
         let Some(pump) = &mut self.pump else { return };
-        match r {
-            Ok(Some(bytes)) => pump.feed(&bytes),
-            Ok(None) => pump.eof(),
-            Err(e) => pump.fail(e.into_gateway(&self.provider)),
+        match (r, &mut self.inflate) {
+            (Ok(Some(bytes)), Some(d)) => {
+                d.push(&bytes);
+                self.inflate_pending = true;
+                self.pump_inflated();
+            }
+            (Ok(None), Some(d)) => {
+                d.end();
+                self.inflate_pending = true;
+                self.pump_inflated();
+            }
+            (Ok(Some(bytes)), None) => pump.feed(&bytes),
+            (Ok(None), None) => pump.eof(),
+            (Err(e), _) => pump.fail(e.into_gateway(&self.provider)),
+        }
+    }
+
+    /// Feed inflated bytes to the pump until it has an event to give or
+    /// the decoder needs more input.
+    fn pump_inflated(&mut self) {
+        let (Some(pump), Some(d)) = (&mut self.pump, &mut self.inflate) else {
+            self.inflate_pending = false;
+            return;
+        };
+        while self.inflate_pending && !pump.has_events() && !pump.is_terminated() {
+            match d.pull(INFLATE_STEP) {
+                Ok(Some(bytes)) => pump.feed(&bytes),
+                Ok(None) => {
+                    self.inflate_pending = false;
+                    if d.is_ended() {
+                        pump.eof();
+                    }
+                }
+                Err(e) => {
+                    self.inflate_pending = false;
+                    pump.fail(super::decode_error(&e, &self.provider));
+                }
+            }
+        }
+        if pump.is_terminated() {
+            self.inflate_pending = false;
         }
     }
 
@@ -196,6 +302,10 @@ impl<B: Body> LiveStream<B> {
                 }
                 Some(_) => return Ok(()),
                 None => {}
+            }
+            if self.inflate_pending {
+                self.pump_inflated();
+                continue;
             }
             let Some(body) = &mut self.body else {
                 return Ok(());
@@ -223,6 +333,10 @@ impl<B: Body> LiveStream<B> {
         loop {
             if let Some(ev) = self.pop() {
                 return Some(self.deliver(ev, gw, env));
+            }
+            if self.inflate_pending {
+                self.pump_inflated();
+                continue;
             }
             match &mut self.body {
                 Some(body) => {
@@ -252,6 +366,10 @@ impl<B: Body> LiveStream<B> {
                 if let Some(p) = &mut self.pump {
                     p.fail(GatewayError::timeout("the call's deadline passed"));
                 }
+                continue;
+            }
+            if self.inflate_pending {
+                self.pump_inflated();
                 continue;
             }
             let Some(body) = &mut self.body else {

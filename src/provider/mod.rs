@@ -55,6 +55,94 @@ pub fn parse_chat(wire: WireFormat, body: &[u8]) -> Result<Completion> {
     }
 }
 
+/// Parse a 2xx chat response as the gateway received it. An HTML page or
+/// an event stream where JSON was expected is an error naming the
+/// content type; a body that is the provider's error object (some servers
+/// send errors with 200) is that error, typed by its type or code.
+pub fn parse_chat_reply(
+    endpoint: &Endpoint,
+    head: &ResponseHead,
+    body: &[u8],
+) -> Result<Completion> {
+    unexpected_content_type(head, body, &["text/html", "text/event-stream"])?;
+    match parse_chat(endpoint.wire, body) {
+        Err(e) => Err(error_in_body(body, &endpoint.name).unwrap_or(e)),
+        // An error object can parse as an empty answer (Anthropic's
+        // `{"type": "error", ...}` has no required fields missing).
+        Ok(c) if c.text.is_empty() && c.tool_calls.is_empty() && c.finish_reason.is_none() => {
+            match error_in_body(body, &endpoint.name) {
+                Some(e) => Err(e),
+                None => Ok(c),
+            }
+        }
+        Ok(c) => Ok(c),
+    }
+}
+
+/// The media type of a response, lowercase, without parameters.
+pub fn media_type(head: &ResponseHead) -> Option<String> {
+    head.header("content-type").map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+/// An `upstream` error when the response's media type is one of `refused`.
+pub(crate) fn unexpected_content_type(
+    head: &ResponseHead,
+    body: &[u8],
+    refused: &[&str],
+) -> Result<()> {
+    match media_type(head) {
+        Some(t) if refused.contains(&t.as_str()) => {
+            let page = if t == "text/html" {
+                " (an HTML page)"
+            } else {
+                ""
+            };
+            Err(GatewayError::Upstream(UpstreamDetail {
+                message: format!(
+                    "expected a JSON response, got content-type {t}{page} with status {}",
+                    head.status
+                ),
+                status: Some(head.status),
+                body: crate::http::truncate_body(body, crate::http::ERROR_BODY_LIMIT),
+                ..UpstreamDetail::default()
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The provider's error object in a 2xx body (`{"error": ...}`,
+/// `{"type": "error", ...}`, Cloudflare's `{"success": false, "errors":
+/// [...]}`), mapped as an error inside a stream would be.
+pub(crate) fn error_in_body(body: &[u8], provider: &str) -> Option<GatewayError> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let is_error = match v.get("error") {
+        Some(serde_json::Value::Object(_) | serde_json::Value::String(_)) => true,
+        _ => {
+            v.get("success") == Some(&serde_json::Value::Bool(false))
+                && v.get("errors")
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+        }
+    };
+    if !is_error {
+        return None;
+    }
+    let value = match v.get("errors").and_then(serde_json::Value::as_array) {
+        Some(errors) if v.get("error").is_none() => {
+            serde_json::json!({ "error": errors.first().cloned().unwrap_or_default() })
+        }
+        _ => v,
+    };
+    Some(map_stream_error(Some(provider), &value))
+}
+
 /// Build an embeddings request.
 pub fn build_embed(
     endpoint: &Endpoint,
@@ -220,6 +308,63 @@ mod tests {
         assert_eq!(body["model"], "override");
         assert_eq!(req.header("x-team"), Some("b"));
         assert_eq!(req.headers.iter().filter(|(k, _)| k == "x-team").count(), 1);
+    }
+
+    fn head(status: u16, content_type: &str) -> ResponseHead {
+        ResponseHead {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+        }
+    }
+
+    #[test]
+    fn parse_chat_reply_error_object_with_200_is_typed() {
+        let ep = Endpoint::resolve(&ProviderConfig::new("o", ProviderKind::OpenAi), None).unwrap();
+        let body = br#"{"error": {"message": "slow down", "code": "rate_limit_exceeded"}}"#;
+        let e = parse_chat_reply(&ep, &head(200, "application/json"), body).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::RateLimited);
+        assert_eq!(e.detail().unwrap().message, "slow down");
+        assert_eq!(e.detail().unwrap().provider.as_deref(), Some("o"));
+        let mut w = ProviderConfig::new("w", ProviderKind::WorkersAi);
+        w.account_id = Some("acc".into());
+        let wa = Endpoint::resolve(&w, None).unwrap();
+        let body = br#"{"result": null, "success": false, "errors": [{"code": 5007, "message": "No such model"}]}"#;
+        let e = parse_chat_reply(&wa, &head(200, "application/json"), body).unwrap_err();
+        assert_eq!(e.detail().unwrap().message, "No such model");
+        assert_eq!(e.detail().unwrap().code.as_deref(), Some("5007"));
+    }
+
+    #[test]
+    fn parse_chat_reply_anthropic_error_object_with_200_is_not_an_empty_answer() {
+        let ep =
+            Endpoint::resolve(&ProviderConfig::new("a", ProviderKind::Anthropic), None).unwrap();
+        let body =
+            br#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#;
+        let e = parse_chat_reply(&ep, &head(200, "application/json"), body).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::ServiceUnavailable);
+    }
+
+    #[test]
+    fn parse_chat_reply_html_or_event_stream_names_the_content_type() {
+        let ep = Endpoint::resolve(&ProviderConfig::new("o", ProviderKind::OpenAi), None).unwrap();
+        for ct in ["text/html; charset=utf-8", "text/event-stream"] {
+            let e = parse_chat_reply(&ep, &head(200, ct), b"<html></html>").unwrap_err();
+            let d = e.detail().unwrap();
+            assert!(d.message.contains(ct.split(';').next().unwrap()), "{d:?}");
+            assert_eq!(d.status, Some(200));
+        }
+        // A JSON body without a content type still parses.
+        let ok = br#"{"choices": [{"index": 0, "message": {"content": "hi"}}]}"#;
+        let c = parse_chat_reply(
+            &ep,
+            &ResponseHead {
+                status: 200,
+                headers: vec![],
+            },
+            ok,
+        )
+        .unwrap();
+        assert_eq!(c.text, "hi");
     }
 
     #[test]
