@@ -1,0 +1,1264 @@
+//! The fault matrix: every upstream fault the mock can inject, for `run` and
+//! `stream` on each wire format (OpenAI-compatible, Anthropic, Workers AI).
+//! Each call must end in a typed error or the correct result, never a trap;
+//! a stream ends with exactly one terminal event; with cost tracking and the
+//! response cache on, a success is costed exactly once and cached, a failure
+//! is neither costed nor cached. `docs/fault-matrix.md` lists every test
+//! here (checked by `fault_matrix_doc_lists_every_test`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Harness, anthropic_cfg, detail, kind, openai_cfg, workers_cfg};
+use host_test::cfg;
+use host_test::host::{GatewayHandle, w};
+use host_test::mock::{self, MockBody, Reply, Step};
+use serde_json::{Value, json};
+
+// ------------------------------------------------------------------ harness
+
+/// The three wire formats: provider name, model.
+const PROVIDERS: [(&str, &str); 3] = [
+    ("openai", "gpt-4o"),
+    ("anthropic", "claude-sonnet-4-6"),
+    ("workers", "@cf/meta/llama-3.1-8b-instruct"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Run,
+    Stream,
+}
+
+const MODES: [Mode; 2] = [Mode::Run, Mode::Stream];
+
+fn price(model: &str) -> w::ModelPricing {
+    w::ModelPricing {
+        model: model.into(),
+        input: 1_000_000,
+        output: 2_000_000,
+        cache_read: None,
+        cache_write: None,
+        reasoning: None,
+    }
+}
+
+fn config(h: &Harness, timeouts: Option<w::AttemptTimeouts>) -> w::GatewayConfig {
+    w::GatewayConfig {
+        // One attempt: every fault is seen exactly once per call.
+        retry: Some(cfg::retry(1)),
+        cost: Some(w::CostConfig {
+            pricing: PROVIDERS.iter().map(|(_, m)| price(m)).collect(),
+            budget_micro_usd: None,
+            bucket: Some("costs".into()),
+            key_prefix: None,
+        }),
+        cache: Some(w::CacheConfig {
+            bucket: "cache".into(),
+            ttl_seconds: 600,
+            namespace: Some("faults".into()),
+            streams: true,
+        }),
+        attempt_timeouts: timeouts,
+        ..cfg::gateway(
+            vec![openai_cfg(h), anthropic_cfg(h), workers_cfg(h)],
+            Some("openai"),
+        )
+    }
+}
+
+async fn gateway(h: &mut Harness) -> GatewayHandle {
+    let c = config(h, None);
+    h.open(&c).await
+}
+
+fn on(provider: &str) -> w::RunOptions {
+    w::RunOptions {
+        provider: Some(provider.into()),
+        ..cfg::options()
+    }
+}
+
+/// A prompt unique to one call, so cache entries never mix.
+fn prompt(case: &str, provider: &str, mode: Mode) -> w::AiInput {
+    cfg::user(&format!("{case} via {provider} ({mode:?})"))
+}
+
+/// What one call came to.
+#[derive(Debug)]
+enum Outcome {
+    Run(Result<w::AiOutput, w::GatewayError>),
+    /// `stream` itself failed (before any event).
+    OpenFailed(w::GatewayError),
+    /// The stream opened; its events (exactly one terminal, last).
+    Events(Vec<w::StreamEvent>),
+}
+
+impl Outcome {
+    /// The error, wherever it surfaced.
+    fn error(&self) -> Option<&w::GatewayError> {
+        match self {
+            Self::Run(Err(e)) | Self::OpenFailed(e) => Some(e),
+            Self::Events(ev) => match ev.last() {
+                Some(w::StreamEvent::Error(e)) => Some(e),
+                _ => None,
+            },
+            Self::Run(Ok(_)) => None,
+        }
+    }
+
+    fn text(&self) -> Option<String> {
+        match self {
+            Self::Run(Ok(o)) => Some(o.text.clone()),
+            Self::Events(ev) if matches!(ev.last(), Some(w::StreamEvent::Done(_))) => Some(
+                ev.iter()
+                    .filter_map(|e| match e {
+                        w::StreamEvent::Text(t) => Some(t.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Text events delivered before the terminal event.
+    fn streamed_text(&self) -> String {
+        match self {
+            Self::Events(ev) => ev
+                .iter()
+                .filter_map(|e| match e {
+                    w::StreamEvent::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => String::new(),
+        }
+    }
+}
+
+fn assert_one_terminal(events: &[w::StreamEvent]) {
+    let terminals = events
+        .iter()
+        .filter(|e| matches!(e, w::StreamEvent::Done(_) | w::StreamEvent::Error(_)))
+        .count();
+    assert_eq!(terminals, 1, "exactly one terminal event: {events:?}");
+    assert!(
+        matches!(
+            events.last(),
+            Some(w::StreamEvent::Done(_) | w::StreamEvent::Error(_))
+        ),
+        "the terminal event is last: {events:?}"
+    );
+}
+
+/// The state a call leaves behind: requests costed, cache entries.
+async fn ledger(h: &mut Harness, gw: GatewayHandle) -> (u64, usize) {
+    let costs = h
+        .inst
+        .costs(gw)
+        .await
+        .expect("no trap")
+        .expect("cost totals");
+    let cached = h.kv.list_keys("cache", None, 10_000).expect("kv").0.len();
+    (costs.requests, cached)
+}
+
+/// Make one call (`run`, or `stream` read to its end) and check the
+/// invariants every call keeps, whatever the fault: no trap, one terminal
+/// event, a success costed once and cached, a failure neither.
+async fn call(
+    h: &mut Harness,
+    gw: GatewayHandle,
+    provider: &str,
+    model: &str,
+    mode: Mode,
+    input: &w::AiInput,
+) -> Outcome {
+    let opts = on(provider);
+    call_with(h, gw, model, mode, input, &opts).await
+}
+
+async fn call_with(
+    h: &mut Harness,
+    gw: GatewayHandle,
+    model: &str,
+    mode: Mode,
+    input: &w::AiInput,
+    opts: &w::RunOptions,
+) -> Outcome {
+    let (costed_before, cached_before) = ledger(h, gw).await;
+    let outcome = match mode {
+        Mode::Run => Outcome::Run(h.run(gw, model, input, opts).await),
+        Mode::Stream => match h
+            .inst
+            .stream(gw, model, input, Some(opts))
+            .await
+            .expect("no trap")
+        {
+            Err(e) => Outcome::OpenFailed(e),
+            Ok(s) => {
+                let events = h.inst.collect(s).await.expect("no trap");
+                assert_one_terminal(&events);
+                assert_eq!(
+                    h.inst.next(s).await.expect("no trap"),
+                    None,
+                    "nothing after the terminal event"
+                );
+                Outcome::Events(events)
+            }
+        },
+    };
+    let (costed, cached) = ledger(h, gw).await;
+    let is_cached = h
+        .inst
+        .is_cached(gw, model, input, Some(opts))
+        .await
+        .expect("no trap")
+        .expect("is-cached");
+    if outcome.error().is_some() {
+        assert_eq!(
+            costed, costed_before,
+            "a failure is not costed: {outcome:?}"
+        );
+        assert_eq!(
+            cached, cached_before,
+            "a failure is not cached: {outcome:?}"
+        );
+        assert!(!is_cached, "a failure is not cached: {outcome:?}");
+    } else {
+        assert_eq!(
+            costed,
+            costed_before + 1,
+            "a success is costed exactly once: {outcome:?}"
+        );
+        let cost = match &outcome {
+            Outcome::Run(Ok(o)) => o.cost_micro_usd,
+            Outcome::Events(ev) => match ev.last() {
+                Some(w::StreamEvent::Done(d)) => d.cost_micro_usd,
+                _ => None,
+            },
+            _ => None,
+        };
+        assert!(
+            cost.is_some_and(|c| c > 0),
+            "the cost is reported: {outcome:?}"
+        );
+        assert_eq!(cached, cached_before + 1, "a success is cached once");
+        assert!(is_cached);
+    }
+    outcome
+}
+
+/// Expect a typed error of `want` kind; returns it.
+fn expect_error<'a>(o: &'a Outcome, want: &str, what: &str) -> &'a w::GatewayError {
+    let e = o
+        .error()
+        .unwrap_or_else(|| panic!("{what}: expected a {want} error, got {o:?}"));
+    assert_eq!(kind(e), want, "{what}: {e:?}");
+    e
+}
+
+fn expect_text(o: &Outcome, want: &str, what: &str) {
+    assert_eq!(o.text().as_deref(), Some(want), "{what}: {o:?}");
+}
+
+// ------------------------------------------------------------ wire bodies
+
+const TOKENS_IN: u64 = 12;
+const TOKENS_OUT: u64 = 9;
+
+/// A complete non-streaming answer with `text`, in the provider's format.
+fn json_answer(provider: &str, text: &str) -> Vec<u8> {
+    let v = match provider {
+        "openai" => json!({
+            "id": "chatcmpl-f", "object": "chat.completion", "model": "gpt-4o",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}
+        }),
+        "anthropic" => json!({
+            "id": "msg_f", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": TOKENS_IN, "output_tokens": TOKENS_OUT}
+        }),
+        _ => json!({
+            "result": {"response": text, "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}},
+            "success": true, "errors": [], "messages": []
+        }),
+    };
+    v.to_string().into_bytes()
+}
+
+/// The SSE events of a complete streamed answer whose text deltas are
+/// `parts`, one event per element, in the provider's format.
+fn sse_events(provider: &str, parts: &[&str]) -> Vec<Vec<u8>> {
+    let data = |v: Value| format!("data: {v}\n\n").into_bytes();
+    let named = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n").into_bytes();
+    let mut out = Vec::new();
+    match provider {
+        "openai" => {
+            for p in parts {
+                out.push(data(
+                    json!({"model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": p}}]}),
+                ));
+            }
+            out.push(data(
+                json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            ));
+            out.push(data(
+                json!({"choices": [], "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT}}),
+            ));
+            out.push(b"data: [DONE]\n\n".to_vec());
+        }
+        "anthropic" => {
+            out.push(named(
+                "message_start",
+                json!({"type": "message_start", "message": {"model": "claude-sonnet-4-6", "usage": {"input_tokens": TOKENS_IN, "output_tokens": 1}}}),
+            ));
+            out.push(named(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ));
+            for p in parts {
+                out.push(named(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
+                ));
+            }
+            out.push(named(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            ));
+            out.push(named(
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": TOKENS_OUT}}),
+            ));
+            out.push(named("message_stop", json!({"type": "message_stop"})));
+        }
+        _ => {
+            for p in parts {
+                out.push(data(json!({"response": p})));
+            }
+            out.push(data(
+                json!({"response": "", "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}}),
+            ));
+            out.push(b"data: [DONE]\n\n".to_vec());
+        }
+    }
+    out
+}
+
+/// The first text-carrying SSE event for `text` alone (the provider's
+/// preamble events before it are included), then the rest.
+fn sse_split_after_first_text(provider: &str, parts: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let events = sse_events(provider, parts);
+    // Anthropic: message_start, content_block_start, first delta.
+    let first = if provider == "anthropic" { 3 } else { 1 };
+    let (a, b) = events.split_at(first);
+    (a.concat(), b.concat())
+}
+
+/// A provider error body in the provider's own shape.
+fn error_body(provider: &str, status: u16) -> Vec<u8> {
+    let v = match provider {
+        "openai" => {
+            json!({"error": {"message": format!("mock {status}"), "type": "server_error", "code": null}})
+        }
+        "anthropic" => {
+            json!({"type": "error", "error": {"type": "api_error", "message": format!("mock {status}")}})
+        }
+        _ => {
+            json!({"result": null, "success": false, "errors": [{"code": 7000 + u32::from(status), "message": format!("mock {status}")}], "messages": []})
+        }
+    };
+    v.to_string().into_bytes()
+}
+
+fn answer(provider: &str, mode: Mode, text: &str) -> Reply {
+    match mode {
+        Mode::Run => Reply::raw(200, "application/json", json_answer(provider, text)),
+        Mode::Stream => Reply::chunks(
+            200,
+            "text/event-stream",
+            sse_events(provider, &[text]),
+            Duration::ZERO,
+        ),
+    }
+}
+
+// ------------------------------------------------------------ status codes
+
+async fn status_fault(status: u16, retry_after: Option<&str>, want: &str) {
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{status} {provider} {mode:?}");
+            let mut r = Reply::raw(status, "application/json", error_body(provider, status));
+            if let Some(ra) = retry_after {
+                r = r.header("retry-after", ra);
+            }
+            h.mock.reset();
+            h.mock.push(r);
+            let input = prompt(&format!("status {status}"), provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            assert!(
+                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+                "{what}: an error status fails the call before any event: {o:?}"
+            );
+            let e = expect_error(&o, want, &what);
+            let d = detail(e);
+            assert_eq!(d.status, Some(status), "{what}");
+            assert_eq!(d.provider.as_deref(), Some(provider), "{what}");
+            assert!(d.retryable, "{what}: {status} is retryable");
+            assert_eq!(d.message, format!("mock {status}"), "{what}");
+            assert_eq!(
+                d.retry_after_ms,
+                retry_after.map(|s| s.parse::<u64>().unwrap() * 1000),
+                "{what}"
+            );
+            assert_eq!(d.attempts.len(), 1, "{what}: retries are off");
+            assert_eq!(h.mock.hits(), 1, "{what}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_429_with_retry_after() {
+    status_fault(429, Some("7"), "rate-limited").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_429_without_retry_after() {
+    status_fault(429, None, "rate-limited").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_500_internal_server_error() {
+    status_fault(500, None, "upstream").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_502_bad_gateway() {
+    status_fault(502, None, "service-unavailable").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_503_service_unavailable() {
+    status_fault(503, None, "service-unavailable").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_529_overloaded() {
+    status_fault(529, None, "service-unavailable").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_429_retried_then_served_costs_once() {
+    // With retries on, a 429 (retry-after-ms 50) then a 200: one result,
+    // costed and cached once, two upstream hits.
+    let mut h = Harness::new().await;
+    let c = w::GatewayConfig {
+        retry: Some(cfg::retry(2)),
+        ..config(&h, None)
+    };
+    let gw = h.open(&c).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            h.mock.reset();
+            h.mock.push(
+                Reply::raw(429, "application/json", error_body(provider, 429))
+                    .header("retry-after-ms", "50"),
+            );
+            h.mock.push(answer(provider, mode, "after the wait"));
+            let input = prompt("429 retried", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            expect_text(&o, "after the wait", &format!("{provider} {mode:?}"));
+            assert_eq!(h.mock.hits(), 2);
+        }
+    }
+}
+
+// ------------------------------------------------------- below HTTP: TCP
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_connection_refused() {
+    let mut h = Harness::new().await;
+    let dead = format!("http://{}", mock::refused_addr().unwrap());
+    let c = w::GatewayConfig {
+        providers: vec![
+            cfg::openai("openai", "sk-test", Some(&format!("{dead}/v1"))),
+            cfg::anthropic("anthropic", "sk-ant", Some(&dead)),
+            cfg::workers_ai("workers", "cf", "acc", Some(&format!("{dead}/client/v4"))),
+        ],
+        ..config(&h, None)
+    };
+    let gw = h.open(&c).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let started = Instant::now();
+            let input = prompt("refused", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            assert!(
+                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+                "{what}"
+            );
+            let e = expect_error(&o, "service-unavailable", &what);
+            assert_eq!(detail(e).status, None, "{what}: no response");
+            assert!(detail(e).retryable, "{what}");
+            assert!(started.elapsed() < Duration::from_secs(2), "{what}");
+        }
+    }
+    assert_eq!(h.mock.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_reset_before_headers() {
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            h.mock.push(Reply::reset_before_head());
+            let input = prompt("reset before head", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            assert!(
+                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+                "{what}"
+            );
+            let e = expect_error(&o, "service-unavailable", &what);
+            assert_eq!(detail(e).status, None, "{what}: no status line arrived");
+            assert_eq!(h.mock.hits(), 1, "{what}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_reset_mid_body() {
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let (first, rest) = match mode {
+                Mode::Run => {
+                    let b = json_answer(provider, "never complete");
+                    let (a, r) = b.split_at(b.len() / 2);
+                    (a.to_vec(), r.to_vec())
+                }
+                Mode::Stream => sse_split_after_first_text(provider, &["partial ", "never"]),
+            };
+            let ct = if mode == Mode::Run {
+                "application/json"
+            } else {
+                "text/event-stream"
+            };
+            h.mock.reset();
+            h.mock.push(Reply::steps(
+                200,
+                ct,
+                vec![
+                    Step::Bytes(first),
+                    Step::Pause(Duration::from_millis(30)),
+                    Step::Reset,
+                    Step::Bytes(rest),
+                ],
+            ));
+            let input = prompt("reset mid body", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            let e = expect_error(&o, "service-unavailable", &what);
+            assert!(detail(e).retryable, "{what}");
+            if mode == Mode::Stream {
+                assert!(
+                    matches!(o, Outcome::Events(_)),
+                    "{what}: the reset came after the first event: {o:?}"
+                );
+                assert_eq!(o.streamed_text(), "partial ", "{what}");
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ stalls
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_stall_before_first_byte() {
+    let mut h = Harness::new().await;
+    let c = config(
+        &h,
+        Some(w::AttemptTimeouts {
+            connect_ms: Some(1000),
+            first_byte_ms: Some(150),
+            between_bytes_ms: None,
+        }),
+    );
+    let gw = h.open(&c).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            h.mock
+                .push(answer(provider, mode, "too late").delayed(Duration::from_millis(800)));
+            let started = Instant::now();
+            let input = prompt("first byte", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            assert!(
+                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+                "{what}"
+            );
+            expect_error(&o, "timeout", &what);
+            assert!(
+                started.elapsed() < Duration::from_millis(700),
+                "{what}: gave up at the first-byte timeout, not the reply: {:?}",
+                started.elapsed()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_stall_between_bytes() {
+    let mut h = Harness::new().await;
+    let c = config(
+        &h,
+        Some(w::AttemptTimeouts {
+            connect_ms: Some(1000),
+            first_byte_ms: Some(1000),
+            between_bytes_ms: Some(150),
+        }),
+    );
+    let gw = h.open(&c).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let (first, rest, ct) = match mode {
+                Mode::Run => {
+                    let b = json_answer(provider, "stalled");
+                    let (a, r) = b.split_at(b.len() / 2);
+                    (a.to_vec(), r.to_vec(), "application/json")
+                }
+                Mode::Stream => {
+                    let (a, r) = sse_split_after_first_text(provider, &["before ", "after"]);
+                    (a, r, "text/event-stream")
+                }
+            };
+            h.mock.reset();
+            h.mock.push(Reply::steps(
+                200,
+                ct,
+                vec![
+                    Step::Bytes(first),
+                    Step::Pause(Duration::from_millis(900)),
+                    Step::Bytes(rest),
+                ],
+            ));
+            let started = Instant::now();
+            let input = prompt("between bytes", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            expect_error(&o, "timeout", &what);
+            assert!(
+                started.elapsed() < Duration::from_millis(800),
+                "{what}: {:?}",
+                started.elapsed()
+            );
+            if mode == Mode::Stream {
+                assert!(matches!(o, Outcome::Events(_)), "{what}: {o:?}");
+                assert_eq!(o.streamed_text(), "before ", "{what}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_stall_past_call_deadline() {
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let (first, rest, ct) = match mode {
+                Mode::Run => {
+                    let b = json_answer(provider, "stalled");
+                    let (a, r) = b.split_at(b.len() / 2);
+                    (a.to_vec(), r.to_vec(), "application/json")
+                }
+                Mode::Stream => {
+                    let (a, r) = sse_split_after_first_text(provider, &["before ", "after"]);
+                    (a, r, "text/event-stream")
+                }
+            };
+            h.mock.reset();
+            h.mock.push(Reply::steps(
+                200,
+                ct,
+                vec![
+                    Step::Bytes(first),
+                    Step::Pause(Duration::from_secs(3)),
+                    Step::Bytes(rest),
+                ],
+            ));
+            let opts = w::RunOptions {
+                timeout_ms: Some(300),
+                ..on(provider)
+            };
+            let started = Instant::now();
+            let input = prompt("deadline", provider, mode);
+            let o = call_with(&mut h, gw, model, mode, &input, &opts).await;
+            expect_error(&o, "timeout", &what);
+            let took = started.elapsed();
+            assert!(
+                took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+                "{what}: {took:?}"
+            );
+        }
+    }
+}
+
+// ----------------------------------------------------- truncated bodies
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_truncated_json() {
+    // The body ends cleanly (no transport error) but its JSON is cut.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            match mode {
+                Mode::Run => {
+                    let b = json_answer(provider, "cut short");
+                    h.mock.push(Reply::raw(
+                        200,
+                        "application/json",
+                        b[..b.len() / 2].to_vec(),
+                    ));
+                }
+                Mode::Stream => {
+                    let mut events = sse_events(provider, &["whole ", "cut"]);
+                    let at = if provider == "anthropic" { 3 } else { 1 };
+                    // The second text event's JSON is cut; the event still ends.
+                    let cut = events[at].clone();
+                    let json_end = cut.len() - 2;
+                    events[at] = [&cut[..json_end / 2], b"\n\n".as_slice()].concat();
+                    h.mock.push(Reply::chunks(
+                        200,
+                        "text/event-stream",
+                        events,
+                        Duration::ZERO,
+                    ));
+                }
+            }
+            let input = prompt("truncated json", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            let e = expect_error(&o, "upstream", &what);
+            assert!(
+                detail(e).message.contains("JSON"),
+                "{what}: says what is wrong: {e:?}"
+            );
+            if mode == Mode::Stream {
+                assert_eq!(o.streamed_text(), "whole ", "{what}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_truncated_sse() {
+    // run: the body stops short of its content-length (the connection
+    // closes); stream: the body ends cleanly in the middle of an event, with
+    // no end marker.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            match mode {
+                Mode::Run => {
+                    let b = json_answer(provider, "short of its length");
+                    h.mock.push(Reply {
+                        status: 200,
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        body: MockBody::Sse {
+                            chunks: vec![b[..b.len() / 2].to_vec(), b[b.len() / 2..].to_vec()],
+                            delay: Duration::ZERO,
+                            cut_after: Some(1),
+                        },
+                        delay: Duration::ZERO,
+                    });
+                }
+                Mode::Stream => {
+                    let (first, rest) = sse_split_after_first_text(provider, &["some ", "more"]);
+                    // Cut inside the event that carries "more".
+                    let at = rest.windows(4).position(|w| w == b"more").unwrap();
+                    h.mock.push(Reply::chunks(
+                        200,
+                        "text/event-stream",
+                        vec![first, rest[..at].to_vec()],
+                        Duration::from_millis(10),
+                    ));
+                }
+            }
+            let input = prompt("truncated sse", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            match mode {
+                Mode::Run => {
+                    expect_error(&o, "service-unavailable", &what);
+                }
+                Mode::Stream => {
+                    expect_error(&o, "upstream", &what);
+                    assert!(matches!(o, Outcome::Events(_)), "{what}");
+                    assert_eq!(o.streamed_text(), "some ", "{what}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_sse_line_over_limit() {
+    // stream: one `data:` line longer than the SSE line limit (1 MiB) is a
+    // typed error, not unbounded growth; run: the same long text in a JSON
+    // body (no line limit, under the body limit) is served.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    let long = "x".repeat((1 << 20) + 1024);
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            h.mock.push(answer(provider, mode, &long));
+            let input = prompt("long line", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            match mode {
+                Mode::Run => assert_eq!(o.text().map(|t| t.len()), Some(long.len()), "{what}"),
+                Mode::Stream => {
+                    let e = expect_error(&o, "upstream", &what);
+                    assert!(detail(e).message.contains("line longer"), "{what}: {e:?}");
+                    assert!(
+                        !detail(e).retryable,
+                        "{what}: the same answer would fail again"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_utf8_split_across_reads() {
+    // Multi-byte characters split between two TCP writes decode whole.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    let text = "héllo wörld 🌍 ✓";
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let body = match mode {
+                Mode::Run => json_answer(provider, text),
+                Mode::Stream => sse_events(provider, &[text]).concat(),
+            };
+            // Split inside the 4-byte globe (after its first two bytes).
+            let globe = "🌍".as_bytes();
+            let at = body
+                .windows(globe.len())
+                .position(|w| w == globe)
+                .expect("the globe is in the body")
+                + 2;
+            let ct = if mode == Mode::Run {
+                "application/json"
+            } else {
+                "text/event-stream"
+            };
+            h.mock.reset();
+            h.mock.push(Reply::chunks(
+                200,
+                ct,
+                vec![body[..at].to_vec(), body[at..].to_vec()],
+                Duration::from_millis(30),
+            ));
+            let input = prompt("utf8 split", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            expect_text(&o, text, &what);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_invalid_utf8() {
+    // Bytes that are not UTF-8 at all (0xff 0xfe) inside the text: a typed
+    // error, never replacement characters passed on as the model's words.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let marker = "BROKEN";
+            let body = match mode {
+                Mode::Run => json_answer(provider, marker),
+                Mode::Stream => sse_events(provider, &["fine ", marker]).concat(),
+            };
+            let at = body
+                .windows(marker.len())
+                .position(|w| w == marker.as_bytes())
+                .unwrap();
+            let body = [
+                &body[..at],
+                b"\xff\xfe".as_slice(),
+                &body[at + marker.len()..],
+            ]
+            .concat();
+            let ct = if mode == Mode::Run {
+                "application/json"
+            } else {
+                "text/event-stream"
+            };
+            h.mock.reset();
+            h.mock.push(Reply::chunks(
+                200,
+                ct,
+                vec![body[..at + 1].to_vec(), body[at + 1..].to_vec()],
+                Duration::from_millis(20),
+            ));
+            let input = prompt("invalid utf8", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            let e = expect_error(&o, "upstream", &what);
+            assert!(
+                !detail(e).retryable,
+                "{what}: the same bytes would fail again"
+            );
+            if mode == Mode::Stream {
+                assert_eq!(o.streamed_text(), "fine ", "{what}");
+            }
+        }
+    }
+}
+
+// ------------------------------------------------ bodies that lie or bloat
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_200_with_error_body() {
+    // A 200 whose body is the provider's error object is that error, typed
+    // by its type/code (to a stream request too, sent as JSON).
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        let (body, want) = match provider {
+            "openai" => (
+                json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}),
+                "rate-limited",
+            ),
+            "anthropic" => (
+                json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+                "service-unavailable",
+            ),
+            _ => (
+                json!({"result": null, "success": false, "errors": [{"code": 5007, "message": "No such model"}], "messages": []}),
+                "upstream",
+            ),
+        };
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            h.mock.push(Reply::json(200, body.clone()));
+            let input = prompt("200 error", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            assert!(
+                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+                "{what}: {o:?}"
+            );
+            let e = expect_error(&o, want, &what);
+            assert_eq!(detail(e).provider.as_deref(), Some(provider), "{what}");
+            assert!(
+                ["Rate limit reached", "Overloaded", "No such model"]
+                    .contains(&detail(e).message.as_str()),
+                "{what}: the provider's message: {e:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_wrong_content_type() {
+    // run: an HTML page with 200 is a typed error that says so. stream: a
+    // JSON completion (a server that ignored `stream: true`) is served as
+    // events; an HTML page is a typed error.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    let page = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>checking your browser</body></html>";
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            h.mock
+                .push(Reply::raw(200, "text/html; charset=utf-8", page));
+            let input = prompt("html", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            assert!(
+                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+                "{what}: {o:?}"
+            );
+            let e = expect_error(&o, "upstream", &what);
+            assert!(
+                detail(e).message.contains("text/html"),
+                "{what}: names the content type: {e:?}"
+            );
+            assert_eq!(detail(e).status, Some(200), "{what}");
+        }
+        // A JSON answer to a stream request.
+        let what = format!("{provider} json to stream");
+        h.mock.reset();
+        h.mock.push(Reply::raw(
+            200,
+            "application/json",
+            json_answer(provider, "not streamed"),
+        ));
+        let input = prompt("json to stream", provider, Mode::Stream);
+        let o = call(&mut h, gw, provider, model, Mode::Stream, &input).await;
+        expect_text(&o, "not streamed", &what);
+        // An event stream to a run request.
+        let what = format!("{provider} sse to run");
+        h.mock.reset();
+        h.mock.push(Reply::chunks(
+            200,
+            "text/event-stream",
+            sse_events(provider, &["streamed"]),
+            Duration::ZERO,
+        ));
+        let input = prompt("sse to run", provider, Mode::Run);
+        let o = call(&mut h, gw, provider, model, Mode::Run, &input).await;
+        let e = expect_error(&o, "upstream", &what);
+        assert!(
+            detail(e).message.contains("text/event-stream"),
+            "{what}: {e:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_huge_body() {
+    // run: a body just over the 32 MiB limit (engine::MAX_BODY) is a typed,
+    // non-retryable error; stream: one SSE event over the 4 MiB event limit
+    // (in lines under the 1 MiB line limit) likewise. Guest memory stays
+    // bounded by the limits.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    const MAX_BODY: usize = 32 << 20;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            let reply = match mode {
+                Mode::Run => {
+                    let chunk = vec![b' '; 1 << 20];
+                    let head = json_answer(provider, "huge");
+                    Reply {
+                        status: 200,
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        body: MockBody::Repeat {
+                            head,
+                            chunk,
+                            count: MAX_BODY / (1 << 20) + 1,
+                            tail: Vec::new(),
+                            delay: Duration::ZERO,
+                        },
+                        delay: Duration::ZERO,
+                    }
+                }
+                Mode::Stream => {
+                    let (first, _) = sse_split_after_first_text(provider, &["start "]);
+                    let line = format!("data: {}\n", "y".repeat(512 << 10));
+                    Reply {
+                        status: 200,
+                        headers: vec![("content-type".into(), "text/event-stream".into())],
+                        body: MockBody::Repeat {
+                            head: first,
+                            chunk: line.into_bytes(),
+                            count: 10,
+                            tail: b"\n".to_vec(),
+                            delay: Duration::ZERO,
+                        },
+                        delay: Duration::ZERO,
+                    }
+                }
+            };
+            h.mock.push(reply);
+            let input = prompt("huge", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            let e = expect_error(&o, "upstream", &what);
+            assert!(
+                detail(e).message.contains("larger than"),
+                "{what}: says why: {e:?}"
+            );
+            assert!(!detail(e).retryable, "{what}");
+        }
+    }
+    // Bounded by the limit (a 32 MiB buffer and the allocator's
+    // fragmentation over six calls), not by what the upstream sends.
+    let peak = h.inst.peak_memory();
+    assert!(peak < 160 << 20, "guest memory {peak} bytes");
+}
+
+// -------------------------------------------------------------------- gzip
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_gzip_body() {
+    // `content-encoding: gzip` is decoded transparently, for a JSON body and
+    // for an event stream inflated across reads.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            let reply = match mode {
+                Mode::Run => answer(provider, mode, "compressed ✓"),
+                Mode::Stream => Reply::chunks(
+                    200,
+                    "text/event-stream",
+                    sse_events(provider, &["compressed ", "✓"]),
+                    Duration::from_millis(2),
+                ),
+            };
+            h.mock.push(reply.gzip());
+            let input = prompt("gzip", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            expect_text(&o, "compressed ✓", &what);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_gzip_header_on_plain_body() {
+    // A host that already decoded the body but kept the header (Workers'
+    // `fetch` does): the bytes do not start with the gzip magic, so they are
+    // used as they are.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            h.mock.reset();
+            h.mock
+                .push(answer(provider, mode, "plain").header("content-encoding", "gzip"));
+            let input = prompt("gzip header only", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            expect_text(&o, "plain", &what);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_gzip_bomb() {
+    // A small gzip body that inflates past the limits: a typed error after
+    // at most the limit, not 48 MiB in guest memory.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    let run_bomb = mock::gzip(&[json_answer("openai", "x"), vec![b' '; 48 << 20]].concat());
+    let stream_bomb = mock::gzip(&[b"data: ".as_slice(), &vec![b'z'; 48 << 20]].concat());
+    assert!(run_bomb.len() < 200_000 && stream_bomb.len() < 200_000);
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let (body, ct) = match mode {
+                Mode::Run => (run_bomb.clone(), "application/json"),
+                Mode::Stream => (stream_bomb.clone(), "text/event-stream"),
+            };
+            h.mock.reset();
+            h.mock
+                .push(Reply::raw(200, ct, body).header("content-encoding", "gzip"));
+            let input = prompt("gzip bomb", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            let e = expect_error(&o, "upstream", &what);
+            assert!(
+                detail(e).message.contains("larger than")
+                    || detail(e).message.contains("longer than"),
+                "{what}: {e:?}"
+            );
+            assert!(!detail(e).retryable, "{what}");
+        }
+    }
+    let peak = h.inst.peak_memory();
+    assert!(peak < 96 << 20, "guest memory {peak} bytes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_gzip_corrupt() {
+    // The gzip magic, then garbage: a typed error, not a trap.
+    let mut h = Harness::new().await;
+    let gw = gateway(&mut h).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let mut body = mock::gzip(&answer_bytes(provider, mode));
+            let mid = body.len() / 2;
+            for b in &mut body[12..mid] {
+                *b ^= 0x5a;
+            }
+            let ct = if mode == Mode::Run {
+                "application/json"
+            } else {
+                "text/event-stream"
+            };
+            h.mock.reset();
+            h.mock
+                .push(Reply::raw(200, ct, body).header("content-encoding", "gzip"));
+            let input = prompt("gzip corrupt", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            let e = expect_error(&o, "upstream", &what);
+            assert!(detail(e).message.contains("gzip"), "{what}: {e:?}");
+        }
+    }
+}
+
+fn answer_bytes(provider: &str, mode: Mode) -> Vec<u8> {
+    match mode {
+        Mode::Run => json_answer(provider, "a perfectly fine answer that gets corrupted"),
+        Mode::Stream => sse_events(
+            provider,
+            &["a perfectly fine answer ", "that gets corrupted"],
+        )
+        .concat(),
+    }
+}
+
+// ---------------------------------------------------------- the doc table
+
+#[test]
+fn fault_matrix_doc_lists_every_test() {
+    let doc = include_str!("../../docs/fault-matrix.md");
+    let src = include_str!("faults.rs");
+    let tests: std::collections::BTreeSet<&str> = src
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("async fn fault_")
+                .or_else(|| l.trim().strip_prefix("fn fault_"))
+        })
+        .filter_map(|rest| rest.split('(').next())
+        .collect();
+    assert!(tests.len() > 10, "found the tests: {tests:?}");
+    let rows: std::collections::BTreeSet<&str> = doc
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("| `fault_"))
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    let missing: Vec<_> = tests.difference(&rows).collect();
+    let stale: Vec<_> = rows.difference(&tests).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "docs/fault-matrix.md is out of date: tests without a row {missing:?}, rows without a test {stale:?}"
+    );
+}
