@@ -2,7 +2,7 @@
 //! per-provider endpoints, done once when a gateway is opened.
 
 use crate::error::{GatewayError, Result};
-use crate::http::{check_header, join_url};
+use crate::http::{RedactedHeaders, check_header, check_id, join_url};
 use crate::types::{FallbackChain, LogLevel, RetryPolicy};
 
 /// A credential. `Debug` never prints it; only providers read it, to put it
@@ -42,7 +42,7 @@ pub enum WireFormat {
     WorkersAi,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProviderConfig {
     pub name: String,
     pub kind: ProviderKind,
@@ -211,7 +211,7 @@ pub struct AttemptTimeouts {
 
 /// A provider resolved for sending: final base URL (after `cf-gateway`),
 /// wire format and every header except the per-call ones.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub name: String,
     pub kind: ProviderKind,
@@ -224,6 +224,39 @@ pub struct Endpoint {
     pub headers: Vec<(String, String)>,
     /// True when `base_url` points at Cloudflare AI Gateway.
     pub via_cf_gateway: bool,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    /// The key prints as `***`, and so do credential headers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("account_id", &self.account_id)
+            .field("wire_format", &self.wire_format)
+            .field("api_version", &self.api_version)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    /// The key prints as `***`, and so do credential headers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("wire", &self.wire)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key)
+            .field("account_id", &self.account_id)
+            .field("api_version", &self.api_version)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("via_cf_gateway", &self.via_cf_gateway)
+            .finish()
+    }
 }
 
 pub const OPENAI_BASE: &str = "https://api.openai.com/v1";
@@ -283,6 +316,9 @@ impl Endpoint {
                 "provider {:?} is workers-ai and needs an account-id",
                 p.name
             )));
+        }
+        if let Some(acc) = p.account_id.as_deref().filter(|a| !a.is_empty()) {
+            check_id(&format!("provider {:?} account-id", p.name), acc)?;
         }
         Ok(Self {
             name: p.name.clone(),
@@ -370,5 +406,26 @@ mod tests {
     #[test]
     fn api_key_debug_is_masked() {
         assert_eq!(format!("{:?}", ApiKey::new("sk-123")), "***");
+        let mut p = ProviderConfig::new("custom", ProviderKind::Custom);
+        p.api_key = Some(ApiKey::new("sk-live-MARKER-1"));
+        p.base_url = Some("https://llm.example/v1".into());
+        p.headers = vec![
+            ("x-api-key".into(), "MARKER-2-secret".into()),
+            ("x-title".into(), "visible".into()),
+        ];
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("MARKER"), "{shown}");
+        assert!(shown.contains("visible"), "{shown}");
+        let e = Endpoint::resolve(&p, None).unwrap();
+        let shown = format!("{e:?}");
+        assert!(!shown.contains("MARKER"), "{shown}");
+        let cf = CfGatewayConfig {
+            account_id: "acc".into(),
+            gateway_id: "gw".into(),
+            auth_token: Some(ApiKey::new("cf-MARKER-3")),
+            cache_ttl: None,
+            skip_cache: false,
+        };
+        assert!(!format!("{cf:?}").contains("MARKER"));
     }
 }

@@ -240,7 +240,7 @@ pub struct FallbackChain {
 
 /// WIT `run-options`. `temperature`/`top_p` are f64 so they serialize to the
 /// exact decimal the caller wrote (an f32 0.7 would go out as 0.699999988).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunOptions {
     pub provider: Option<String>,
     pub timeout_ms: Option<u64>,
@@ -260,6 +260,31 @@ pub struct RunOptions {
     pub cache: Option<CacheMode>,
     pub cache_key: Option<String>,
     pub caller: Option<String>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    /// Per-call credential headers print as `***`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("provider", &self.provider)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("response_format", &self.response_format)
+            .field("tools", &self.tools)
+            .field("tool_choice", &self.tool_choice)
+            .field("max_tokens", &self.max_tokens)
+            .field("temperature", &self.temperature)
+            .field("top_p", &self.top_p)
+            .field("stop", &self.stop)
+            .field("reasoning_effort", &self.reasoning_effort)
+            .field("extra_body", &self.extra_body)
+            .field("headers", &crate::http::RedactedHeaders(&self.headers))
+            .field("retry", &self.retry)
+            .field("fallback", &self.fallback)
+            .field("cache", &self.cache)
+            .field("cache_key", &self.cache_key)
+            .field("caller", &self.caller)
+            .finish()
+    }
 }
 
 impl RunOptions {
@@ -497,6 +522,22 @@ pub struct EmbedOutput {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn run_options_debug_redacts_credential_headers() {
+        let o = RunOptions {
+            headers: vec![
+                ("authorization".into(), "Bearer sk-MARKER-1".into()),
+                ("x-title".into(), "shown".into()),
+            ],
+            ..RunOptions::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(
+            !shown.contains("MARKER") && shown.contains("shown"),
+            "{shown}"
+        );
+    }
+
     use super::*;
 
     #[test]

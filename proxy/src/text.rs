@@ -1,11 +1,17 @@
 //! Small pure helpers: constant-time comparison, base64, SSE framing.
 
-/// Compare two secrets in time that depends only on their lengths.
+/// Compare two secrets in constant time: the time depends only on the
+/// longer input's length, never on where the bytes differ, and a length
+/// mismatch does not return early (that would tell a caller the key's length).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+    let n = a.len().max(b.len());
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..n {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= core::hint::black_box(x ^ y);
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    diff == 0
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -63,6 +69,9 @@ mod tests {
         assert!(!constant_time_eq(b"sk-abc", b"sk-abd"));
         assert!(!constant_time_eq(b"sk-abc", b"sk-ab"));
         assert!(constant_time_eq(b"", b""));
+        // A prefix, or the key padded with NULs, is not the key.
+        assert!(!constant_time_eq(b"sk-abc", b"sk-abc\0"));
+        assert!(!constant_time_eq(b"", b"\0"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::config::{
     NamedChain, RateLimitConfig,
 };
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::{HttpRequest, ResponseHead};
+use crate::http::{HttpRequest, ResponseHead, check_id, check_model};
 use crate::ports::{Body, Clock, Http, Kv, LogSink, Random, SendOptions, read_to_end};
 use crate::provider::{self, ChatCall};
 use crate::types::{
@@ -102,6 +102,54 @@ pub struct Gateway {
     cost: Option<CostTracker>,
     rate_limits: Option<RateLimitConfig>,
     logging: Option<LoggingConfig>,
+    /// Every configured credential (API keys, tokens, secret headers): never
+    /// in an error, trace or log line, whatever an upstream echoes.
+    pub(crate) secrets: Vec<String>,
+}
+
+/// Credentials shorter than this are not scrubbed from texts (they would
+/// garble ordinary words); real keys are far longer.
+const MIN_SCRUBBED_SECRET: usize = 8;
+
+impl Gateway {
+    /// The configured secrets plus credential headers given with this call.
+    fn call_secrets(&self, headers: &[(String, String)]) -> std::borrow::Cow<'_, [String]> {
+        let extra: Vec<String> = headers
+            .iter()
+            .filter(|(k, _)| crate::http::is_secret_header(k))
+            .map(|(_, v)| v.strip_prefix("Bearer ").unwrap_or(v).to_owned())
+            .filter(|v| v.len() >= MIN_SCRUBBED_SECRET)
+            .collect();
+        if extra.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.secrets);
+        }
+        let mut all = self.secrets.clone();
+        all.extend(extra);
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        all.dedup();
+        std::borrow::Cow::Owned(all)
+    }
+}
+
+fn collect_secrets(endpoints: &[Endpoint], cf: Option<&CfGatewayConfig>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in endpoints {
+        out.extend(e.api_key.as_ref().map(|k| k.expose().to_owned()));
+        out.extend(
+            e.headers
+                .iter()
+                .filter(|(k, _)| crate::http::is_secret_header(k))
+                .map(|(_, v)| v.strip_prefix("Bearer ").unwrap_or(v).to_owned()),
+        );
+    }
+    if let Some(t) = cf.and_then(|c| c.auth_token.as_ref()) {
+        out.push(t.expose().to_owned());
+    }
+    out.retain(|s| s.len() >= MIN_SCRUBBED_SECRET);
+    // Longest first, so a key that contains another is replaced whole.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
 }
 
 fn validate_retry(p: &RetryPolicy) -> Result<()> {
@@ -127,16 +175,8 @@ impl Gateway {
             ));
         }
         if let Some(cf) = &config.cf_gateway {
-            for (what, v) in [
-                ("account-id", &cf.account_id),
-                ("gateway-id", &cf.gateway_id),
-            ] {
-                if v.is_empty() || v.contains(['/', '?', '#']) {
-                    return Err(GatewayError::validation(format!(
-                        "cf-gateway {what} {v:?} is invalid"
-                    )));
-                }
-            }
+            check_id("cf-gateway account-id", &cf.account_id)?;
+            check_id("cf-gateway gateway-id", &cf.gateway_id)?;
         }
         let mut names = BTreeSet::new();
         let mut endpoints = Vec::with_capacity(config.providers.len());
@@ -205,6 +245,7 @@ impl Gateway {
             ratelimit::validate(r)?;
         }
         let cost = config.cost.clone().map(CostTracker::new).transpose()?;
+        let secrets = collect_secrets(&endpoints, config.cf_gateway.as_ref());
         Ok(Self {
             endpoints,
             default_provider: config.default_provider,
@@ -219,6 +260,7 @@ impl Gateway {
             cost,
             rate_limits: config.rate_limits,
             logging: config.logging,
+            secrets,
         })
     }
 
@@ -302,6 +344,7 @@ impl Gateway {
                     .entries
                     .iter()
                     .map(|e| {
+                        check_model(&e.model)?;
                         Ok(Target {
                             endpoint: self.endpoint(&e.provider)?,
                             model: e.model.clone(),
@@ -326,9 +369,7 @@ impl Gateway {
                 }
             }
             None => {
-                if model.is_empty() {
-                    return Err(GatewayError::validation("model is empty"));
-                }
+                check_model(model)?;
                 let endpoint = self.resolve_provider(model, opts.provider.as_deref())?;
                 Plan {
                     identity: endpoint.name.clone(),
@@ -576,7 +617,9 @@ impl Gateway {
         input: &Input,
         opts: &RunOptions,
     ) -> Result<Output> {
-        let mut tracer = Tracer::new(self.logging.as_ref(), "run", model, env.clock.now_ms());
+        let secrets = self.call_secrets(&opts.headers);
+        let mut tracer = Tracer::new(self.logging.as_ref(), "run", model, env.clock.now_ms())
+            .with_secrets(&secrets);
         let result = self.run_inner(env, model, input, opts, &mut tracer);
         finish(env, tracer, result, |o, t| o.trace = t)
     }
@@ -682,7 +725,9 @@ impl Gateway {
         opts: &RunOptions,
     ) -> Result<LiveStream<H::Body>> {
         let started_ms = env.clock.now_ms();
-        let mut tracer = Tracer::new(self.logging.as_ref(), "stream", model, started_ms);
+        let secrets = self.call_secrets(&opts.headers);
+        let mut tracer =
+            Tracer::new(self.logging.as_ref(), "stream", model, started_ms).with_secrets(&secrets);
         let result = self.stream_inner(env, model, input, opts, &mut tracer);
         let logging = self.logging.clone();
         finish(env, tracer, result, |s, records| {
@@ -826,12 +871,14 @@ impl Gateway {
             .first()
             .map(|e| e.model.as_str())
             .unwrap_or_default();
+        let secrets = self.call_secrets(&opts.headers);
         let mut tracer = Tracer::new(
             self.logging.as_ref(),
             "run-fallback",
             model,
             env.clock.now_ms(),
-        );
+        )
+        .with_secrets(&secrets);
         let result = self.run_fallback_inner(env, entries, input, opts, &mut tracer);
         finish(env, tracer, result, |o, t| o.trace = t)
     }
@@ -961,7 +1008,8 @@ impl Gateway {
         input: &[String],
         opts: &EmbedOptions,
     ) -> Result<EmbedOutput> {
-        let mut tracer = Tracer::new(self.logging.as_ref(), "embed", model, env.clock.now_ms());
+        let mut tracer = Tracer::new(self.logging.as_ref(), "embed", model, env.clock.now_ms())
+            .with_secrets(&self.secrets);
         let result = self.embed_inner(env, model, input, opts, &mut tracer);
         finish(env, tracer, result, |_, _| {})
     }
@@ -974,9 +1022,7 @@ impl Gateway {
         opts: &EmbedOptions,
         tracer: &mut Tracer<'_>,
     ) -> Result<EmbedOutput> {
-        if model.is_empty() {
-            return Err(GatewayError::validation("model is empty"));
-        }
+        check_model(model)?;
         let endpoint = self.resolve_provider(model, opts.provider.as_deref())?;
         let target = Target {
             endpoint,
@@ -1135,7 +1181,8 @@ fn finish<H: Http, T>(
             attach(&mut v, tracer.into_records());
             Ok(v)
         }
-        Err(e) => {
+        Err(mut e) => {
+            tracer.scrub(&mut e);
             if !tracer.has_error() {
                 tracer.error(env.clock.now_ms(), None, 0, e.to_string(), env.log);
             }

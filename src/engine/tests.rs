@@ -287,3 +287,52 @@ fn stream_retries_before_first_event_and_records_cost_on_done() {
     assert_eq!(s.attempts().len(), 2);
     assert!(s.next(&gw, &w.env()).is_none());
 }
+
+#[test]
+fn configured_secrets_never_leave_in_errors_whatever_the_upstream_echoes() {
+    const KEY: &str = "sk-MARKER-0123456789abcdef";
+    const HDR: &str = "hdr-MARKER-secret-value";
+    let mut p = provider("openai", ProviderKind::OpenAi);
+    p.api_key = Some(crate::config::ApiKey::new(KEY));
+    p.headers = vec![("x-portkey-api-key".into(), HDR.into())];
+    let gw = Gateway::open(GatewayConfig {
+        providers: vec![p],
+        default_provider: Some("openai".into()),
+        retry: Some(policy(2)),
+        ..GatewayConfig::default()
+    })
+    .unwrap();
+    let echo = format!(
+        r#"{{"error":{{"message":"Incorrect API key provided: {KEY} ({HDR})","code":"{KEY}"}}}}"#
+    );
+    for replies in [
+        // A retryable error that echoes, then a 2xx that is not JSON but echoes.
+        vec![
+            Reply::json(503, &echo),
+            Reply::json(200, &format!("oops {KEY} {HDR}")),
+        ],
+        vec![Reply::json(401, &echo)],
+    ] {
+        let w = World::new(replies);
+        let e = gw
+            .run(&w.env(), "gpt-4o", &input(), &RunOptions::default())
+            .unwrap_err();
+        let shown = format!("{e:?} {e}");
+        assert!(!shown.contains("MARKER"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+    }
+    // A credential given with the call is scrubbed too.
+    let w = World::new(vec![Reply::json(
+        401,
+        r#"{"error":{"message":"bad key call-MARKER-987654321"}}"#,
+    )]);
+    let opts = RunOptions {
+        headers: vec![(
+            "authorization".into(),
+            "Bearer call-MARKER-987654321".into(),
+        )],
+        ..RunOptions::default()
+    };
+    let e = gw.run(&w.env(), "gpt-4o", &input(), &opts).unwrap_err();
+    assert!(!format!("{e:?}").contains("MARKER"), "{e:?}");
+}

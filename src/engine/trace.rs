@@ -10,6 +10,8 @@ use crate::types::{Input, LogEvent, LogLevel, LogRecord, Usage};
 #[derive(Debug)]
 pub struct Tracer<'a> {
     config: Option<&'a LoggingConfig>,
+    /// Removed from error texts before they are recorded or logged.
+    secrets: &'a [String],
     operation: &'static str,
     model: String,
     started_ms: u64,
@@ -35,11 +37,23 @@ impl<'a> Tracer<'a> {
     ) -> Self {
         Self {
             config,
+            secrets: &[],
             operation,
             model: model.to_owned(),
             started_ms,
             records: Vec::new(),
         }
+    }
+
+    /// Scrub these secrets from every error this tracer records or logs.
+    pub fn with_secrets(mut self, secrets: &'a [String]) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Scrub this tracer's secrets from an error about to leave the gateway.
+    pub fn scrub(&self, e: &mut crate::error::GatewayError) {
+        e.scrub(self.secrets);
     }
 
     fn enabled(&self, level: LogLevel) -> bool {
@@ -63,6 +77,10 @@ impl<'a> Tracer<'a> {
         if !self.enabled(level) {
             return;
         }
+        let error = error.map(|mut e| {
+            crate::error::scrub_text(&mut e, self.secrets);
+            e
+        });
         let record = LogRecord {
             level,
             event,
@@ -182,6 +200,7 @@ impl<'a> Tracer<'a> {
     ) -> Self {
         Self {
             config,
+            secrets: &[],
             operation,
             model: model.to_owned(),
             started_ms,

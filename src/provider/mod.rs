@@ -14,7 +14,7 @@ pub use error_map::{map_error, map_stream_error};
 
 use crate::config::{Endpoint, WireFormat};
 use crate::error::{GatewayError, Result, UpstreamDetail};
-use crate::http::{HttpRequest, ResponseHead, check_header};
+use crate::http::{HttpRequest, MAX_REQUEST_BODY, ResponseHead, check_header};
 use crate::sse::SseEvent;
 use crate::types::{Completion, EmbedOptions, Input, RunOptions, StreamEvent, Usage};
 
@@ -43,7 +43,18 @@ pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
         headers.retain(|(have, _)| *have != k);
         headers.push((k, v.clone()));
     }
-    Ok(HttpRequest::post_json(url, headers, &body))
+    bounded(HttpRequest::post_json(url, headers, &body))
+}
+
+/// Refuse a request body over [`MAX_REQUEST_BODY`] before it is sent.
+fn bounded(req: HttpRequest) -> Result<HttpRequest> {
+    if req.body.len() > MAX_REQUEST_BODY {
+        return Err(GatewayError::validation(format!(
+            "the request body is {} bytes; the limit is {MAX_REQUEST_BODY}",
+            req.body.len()
+        )));
+    }
+    Ok(req)
 }
 
 /// Parse a successful (2xx) chat response body.
@@ -155,7 +166,7 @@ pub fn build_embed(
     }
     let (url, mut headers, body) = match endpoint.wire {
         WireFormat::OpenAi => openai::embed_request(endpoint, model, input, options),
-        WireFormat::WorkersAi => workers_ai::embed_request(endpoint, model, input),
+        WireFormat::WorkersAi => workers_ai::embed_request(endpoint, model, input)?,
         WireFormat::Anthropic => {
             return Err(GatewayError::validation(format!(
                 "provider {:?} speaks the Anthropic API, which has no embeddings endpoint",
@@ -164,7 +175,7 @@ pub fn build_embed(
         }
     };
     headers.extend(endpoint.headers.iter().cloned());
-    Ok(HttpRequest::post_json(url, headers, &body))
+    bounded(HttpRequest::post_json(url, headers, &body))
 }
 
 /// Parse a successful embeddings response into vectors (in input order)

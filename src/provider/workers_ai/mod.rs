@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{ChatCall, StreamDecoder, bad_body, caller_json, from_json, map_stream_error, openai};
 use crate::config::Endpoint;
 use crate::error::{GatewayError, Result, UpstreamDetail};
-use crate::http::{encode_path, join_url};
+use crate::http::{check_path_model, encode_path, join_url};
 use crate::sse::SseEvent;
 use crate::types::{
     Completion, FinishReason, Input, Message, ResponseFormat, Role, StreamDone, StreamEvent,
@@ -25,8 +25,9 @@ type Built = (String, Vec<(String, String)>, Value);
 
 /// The run URL of `model`. A `custom` provider with this wire format and no
 /// account id posts to `{base}/{model}`.
-fn run_url(endpoint: &Endpoint, model: &str) -> String {
-    match &endpoint.account_id {
+fn run_url(endpoint: &Endpoint, model: &str) -> Result<String> {
+    check_path_model(model)?;
+    Ok(match &endpoint.account_id {
         Some(acc) => join_url(
             &endpoint.base_url,
             &format!(
@@ -36,7 +37,7 @@ fn run_url(endpoint: &Endpoint, model: &str) -> String {
             ),
         ),
         None => join_url(&endpoint.base_url, &encode_path(model)),
-    }
+    })
 }
 
 pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
@@ -107,7 +108,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
         body.insert("stream".into(), json!(true));
     }
     Ok((
-        run_url(call.endpoint, call.model),
+        run_url(call.endpoint, call.model)?,
         openai::auth_headers(call.endpoint),
         Value::Object(body),
     ))
@@ -227,12 +228,12 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     })
 }
 
-pub(crate) fn embed_request(endpoint: &Endpoint, model: &str, input: &[String]) -> Built {
-    (
-        run_url(endpoint, model),
+pub(crate) fn embed_request(endpoint: &Endpoint, model: &str, input: &[String]) -> Result<Built> {
+    Ok((
+        run_url(endpoint, model)?,
         openai::auth_headers(endpoint),
         json!({ "text": input }),
-    )
+    ))
 }
 
 pub(crate) fn parse_embed(body: &[u8]) -> Result<super::Embeddings> {

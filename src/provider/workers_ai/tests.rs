@@ -173,7 +173,8 @@ fn embed_request_and_parse() {
         &endpoint(),
         "@cf/baai/bge-small-en-v1.5",
         &["a".into(), "b".into()],
-    );
+    )
+    .unwrap();
     assert!(url.ends_with("/ai/run/@cf/baai/bge-small-en-v1.5"));
     assert_eq!(body, json!({"text": ["a", "b"]}));
     let (v, _, _) =
