@@ -357,19 +357,20 @@ fn crc32(crc: u32, bytes: &[u8]) -> u32 {
     !c
 }
 
+/// `text` as gzip, from the deflate implementation in miniz_oxide (the
+/// header and trailer written here, as a server would). For tests.
+#[cfg(test)]
+pub(crate) fn gz(text: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    out.extend(miniz_oxide::deflate::compress_to_vec(text, 6));
+    out.extend(crc32(0, text).to_le_bytes());
+    out.extend(u32::try_from(text.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `text` as gzip, from the deflate implementation in miniz_oxide (the
-    /// header and trailer written here, as a server would).
-    fn gz(text: &[u8]) -> Vec<u8> {
-        let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
-        out.extend(miniz_oxide::deflate::compress_to_vec(text, 6));
-        out.extend(crc32(0, text).to_le_bytes());
-        out.extend((text.len() as u32).to_le_bytes());
-        out
-    }
 
     fn decode_split(body: &[u8], piece: usize, max: usize) -> Result<Vec<u8>, DecodeError> {
         let mut d = Decoder::new();
