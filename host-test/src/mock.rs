@@ -10,7 +10,7 @@
 //! `SO_LINGER 0`) before its head or part-way through its body, pause
 //! mid-body, or send raw bytes with exact write boundaries ([`Step`]);
 //! [`Reply::gzip`] encodes a body; [`refused_addr`] is a port nothing
-//! listens on.
+//! listens on; [`BlackHole`] a port where connecting never completes.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -283,6 +283,37 @@ pub fn refused_addr() -> anyhow::Result<SocketAddr> {
     let addr = l.local_addr()?;
     drop(l);
     Ok(addr)
+}
+
+/// A listener that never accepts, its one-slot queue already taken:
+/// connecting to it hangs (the kernel drops the SYN), so a client's connect
+/// timeout fires. Stops when dropped.
+#[derive(Debug)]
+pub struct BlackHole {
+    addr: SocketAddr,
+    _listener: TcpListener,
+    _filler: std::net::TcpStream,
+}
+
+impl BlackHole {
+    /// Bind on 127.0.0.1 with a backlog of 0 and fill the queue (needs a
+    /// tokio runtime).
+    pub fn new() -> anyhow::Result<Self> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = socket.listen(0)?;
+        let addr = listener.local_addr()?;
+        let filler = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+        Ok(Self {
+            addr,
+            _listener: listener,
+            _filler: filler,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
 }
 
 /// How a streamed response ended, from the server's side.

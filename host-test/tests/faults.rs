@@ -523,6 +523,48 @@ async fn fault_connection_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn fault_stall_before_connect() {
+    // The SYN is never answered: the connect timeout fires.
+    let mut h = Harness::new().await;
+    let hole = mock::BlackHole::new().unwrap();
+    let dead = format!("http://{}", hole.addr());
+    let c = w::GatewayConfig {
+        providers: vec![
+            cfg::openai("openai", "sk-test", Some(&format!("{dead}/v1"))),
+            cfg::anthropic("anthropic", "sk-ant", Some(&dead)),
+            cfg::workers_ai("workers", "cf", "acc", Some(&format!("{dead}/client/v4"))),
+        ],
+        ..config(
+            &h,
+            Some(w::AttemptTimeouts {
+                connect_ms: Some(150),
+                first_byte_ms: Some(5000),
+                between_bytes_ms: None,
+            }),
+        )
+    };
+    let gw = h.open(&c).await;
+    for (provider, model) in PROVIDERS {
+        for mode in MODES {
+            let what = format!("{provider} {mode:?}");
+            let started = Instant::now();
+            let input = prompt("connect", provider, mode);
+            let o = call(&mut h, gw, provider, model, mode, &input).await;
+            assert!(
+                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+                "{what}"
+            );
+            expect_error(&o, "timeout", &what);
+            assert!(
+                started.elapsed() < Duration::from_millis(1500),
+                "{what}: gave up at the connect timeout: {:?}",
+                started.elapsed()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn fault_reset_before_headers() {
     let mut h = Harness::new().await;
     let gw = gateway(&mut h).await;
