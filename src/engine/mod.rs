@@ -730,9 +730,16 @@ impl Gateway {
             Tracer::new(self.logging.as_ref(), "stream", model, started_ms).with_secrets(&secrets);
         let result = self.stream_inner(env, model, input, opts, &mut tracer);
         let logging = self.logging.clone();
-        finish(env, tracer, result, |s, records| {
+        let result = finish(env, tracer, result, |s, records| {
             s.set_trace(logging, model, started_ms, records)
-        })
+        });
+        match (result, secrets) {
+            (Ok(mut s), std::borrow::Cow::Owned(all)) => {
+                s.set_call_secrets(all);
+                Ok(s)
+            }
+            (result, _) => result,
+        }
     }
 
     fn stream_inner<H: Http>(

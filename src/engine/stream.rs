@@ -110,6 +110,9 @@ pub struct LiveStream<B> {
     /// fed to the pump yet.
     inflate: Option<encoding::Decoder>,
     inflate_pending: bool,
+    /// Credential headers given with this call (the configured ones are the
+    /// gateway's): scrubbed from a terminal error event too.
+    call_secrets: Vec<String>,
 }
 
 impl<B: Body> LiveStream<B> {
@@ -136,6 +139,7 @@ impl<B: Body> LiveStream<B> {
             finished: false,
             inflate: None,
             inflate_pending: false,
+            call_secrets: Vec::new(),
         }
     }
 
@@ -191,6 +195,7 @@ impl<B: Body> LiveStream<B> {
             finished: false,
             inflate: None,
             inflate_pending: false,
+            call_secrets: Vec::new(),
         }
     }
 
@@ -213,6 +218,11 @@ impl<B: Body> LiveStream<B> {
         self.model = model.to_owned();
         self.started_ms = started_ms;
         self.trace = records;
+    }
+
+    /// Also scrub these (a call's own credential headers) from error events.
+    pub(crate) fn set_call_secrets(&mut self, secrets: Vec<String>) {
+        self.call_secrets = secrets;
     }
 
     /// The upstream body, for hosts that wait on its readiness.
@@ -443,6 +453,7 @@ impl<B: Body> LiveStream<B> {
             }
             StreamEvent::Error(e) => {
                 e.scrub(&gw.secrets);
+                e.scrub(&self.call_secrets);
                 self.finished = true;
                 self.body = None;
                 let provider = self.ctx.as_ref().map(|c| c.provider.clone());

@@ -336,3 +336,28 @@ fn configured_secrets_never_leave_in_errors_whatever_the_upstream_echoes() {
     let e = gw.run(&w.env(), "gpt-4o", &input(), &opts).unwrap_err();
     assert!(!format!("{e:?}").contains("MARKER"), "{e:?}");
 }
+
+#[test]
+fn a_calls_own_credential_is_scrubbed_from_a_mid_stream_error_event() {
+    let sse = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"revoked key call-MARKER-55555555\"}}\n\n";
+    let w = World::new(vec![Reply::json(200, sse)]);
+    let gw = gateway(None);
+    let opts = RunOptions {
+        headers: vec![("authorization".into(), "Bearer call-MARKER-55555555".into())],
+        ..RunOptions::default()
+    };
+    let mut s = gw.stream(&w.env(), "m", &input(), &opts).unwrap();
+    let mut events = Vec::new();
+    while let Some(e) = s.next(&gw, &w.env()) {
+        events.push(e);
+    }
+    assert!(
+        matches!(events.last(), Some(StreamEvent::Error(_))),
+        "{events:?}"
+    );
+    let shown = format!("{events:?}");
+    assert!(
+        !shown.contains("MARKER") && shown.contains("***"),
+        "{shown}"
+    );
+}
