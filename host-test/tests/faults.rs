@@ -367,6 +367,23 @@ fn sse_split_after_first_text(provider: &str, parts: &[&str]) -> (Vec<u8>, Vec<u
     (a.concat(), b.concat())
 }
 
+/// An answer cut in two for `mode`, and its content type: run gets a JSON
+/// answer split in the middle, stream the events up to the first text
+/// (`parts[0]`) and the rest.
+fn halves(provider: &str, mode: Mode, parts: &[&str]) -> (Vec<u8>, Vec<u8>, &'static str) {
+    match mode {
+        Mode::Run => {
+            let b = json_answer(provider, &parts.concat());
+            let (a, r) = b.split_at(b.len() / 2);
+            (a.to_vec(), r.to_vec(), "application/json")
+        }
+        Mode::Stream => {
+            let (a, r) = sse_split_after_first_text(provider, parts);
+            (a, r, "text/event-stream")
+        }
+    }
+}
+
 /// A provider error body in the provider's own shape.
 fn error_body(provider: &str, status: u16) -> Vec<u8> {
     let v = match provider {
@@ -593,19 +610,7 @@ async fn fault_reset_mid_body() {
     for (provider, model) in PROVIDERS {
         for mode in MODES {
             let what = format!("{provider} {mode:?}");
-            let (first, rest) = match mode {
-                Mode::Run => {
-                    let b = json_answer(provider, "never complete");
-                    let (a, r) = b.split_at(b.len() / 2);
-                    (a.to_vec(), r.to_vec())
-                }
-                Mode::Stream => sse_split_after_first_text(provider, &["partial ", "never"]),
-            };
-            let ct = if mode == Mode::Run {
-                "application/json"
-            } else {
-                "text/event-stream"
-            };
+            let (first, rest, ct) = halves(provider, mode, &["partial ", "never"]);
             h.mock.reset();
             h.mock.push(Reply::steps(
                 200,
@@ -684,17 +689,7 @@ async fn fault_stall_between_bytes() {
     for (provider, model) in PROVIDERS {
         for mode in MODES {
             let what = format!("{provider} {mode:?}");
-            let (first, rest, ct) = match mode {
-                Mode::Run => {
-                    let b = json_answer(provider, "stalled");
-                    let (a, r) = b.split_at(b.len() / 2);
-                    (a.to_vec(), r.to_vec(), "application/json")
-                }
-                Mode::Stream => {
-                    let (a, r) = sse_split_after_first_text(provider, &["before ", "after"]);
-                    (a, r, "text/event-stream")
-                }
-            };
+            let (first, rest, ct) = halves(provider, mode, &["before ", "after"]);
             h.mock.reset();
             h.mock.push(Reply::steps(
                 200,
@@ -729,17 +724,7 @@ async fn fault_stall_past_call_deadline() {
     for (provider, model) in PROVIDERS {
         for mode in MODES {
             let what = format!("{provider} {mode:?}");
-            let (first, rest, ct) = match mode {
-                Mode::Run => {
-                    let b = json_answer(provider, "stalled");
-                    let (a, r) = b.split_at(b.len() / 2);
-                    (a.to_vec(), r.to_vec(), "application/json")
-                }
-                Mode::Stream => {
-                    let (a, r) = sse_split_after_first_text(provider, &["before ", "after"]);
-                    (a, r, "text/event-stream")
-                }
-            };
+            let (first, rest, ct) = halves(provider, mode, &["before ", "after"]);
             h.mock.reset();
             h.mock.push(Reply::steps(
                 200,

@@ -319,17 +319,36 @@ async fn wait_for_fresh_minute() {
     }
 }
 
+/// One Redis, one mock upstream, and two `serve` processes sharing both.
+struct TwoHosts {
+    procs: [ServeProcess; 2],
+    mock: MockServer,
+    _redis: RedisServer,
+    _dir: tempfile::TempDir,
+}
+
+impl TwoHosts {
+    async fn start() -> Self {
+        let redis = RedisServer::start();
+        let mock = MockServer::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("gateway.json");
+        std::fs::write(&cfg, config(&mock.base_url()).to_string()).unwrap();
+        let procs = [0, 1].map(|_| ServeProcess::start(component(), &cfg, &redis.url));
+        Self {
+            procs,
+            mock,
+            _redis: redis,
+            _dir: dir,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_two_serve_processes_share_limits_budget_and_cache() {
-    let redis = RedisServer::start();
-    let mock = MockServer::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("gateway.json");
-    std::fs::write(&cfg, config(&mock.base_url()).to_string()).unwrap();
-    let component = component();
-    let a = ServeProcess::start(component, &cfg, &redis.url);
-    let b = ServeProcess::start(component, &cfg, &redis.url);
-    let bases = [a.url.clone(), b.url.clone()];
+    let hosts = TwoHosts::start().await;
+    let mock = &hosts.mock;
+    let bases = hosts.procs.each_ref().map(|p| p.url.clone());
     let client = Client::new();
 
     // 1. Cache: A's answer is served by B without a second upstream call.
@@ -393,7 +412,7 @@ async fn redis_two_serve_processes_share_limits_budget_and_cache() {
     assert_eq!(mock.hits() as u64, ok);
 
     // Nothing secret reached either process's log.
-    for p in [&a, &b] {
+    for p in &hosts.procs {
         let log = p.stderr.lock().unwrap().clone();
         for secret in [
             "sk-upstream-redis-test",
@@ -407,16 +426,8 @@ async fn redis_two_serve_processes_share_limits_budget_and_cache() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_budget_is_exact_when_calls_alternate_between_processes() {
-    let redis = RedisServer::start();
-    let mock = MockServer::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("gateway.json");
-    std::fs::write(&cfg, config(&mock.base_url()).to_string()).unwrap();
-    let component = component();
-    let procs = [
-        ServeProcess::start(component, &cfg, &redis.url),
-        ServeProcess::start(component, &cfg, &redis.url),
-    ];
+    let hosts = TwoHosts::start().await;
+    let (procs, mock) = (&hosts.procs, &hosts.mock);
     let client = Client::new();
     // One call at a time, alternating: exactly BUDGET / COST calls pass.
     let mut statuses = Vec::new();

@@ -59,19 +59,7 @@ fn config(h: &Harness) -> w::GatewayConfig {
             namespace: None,
             streams: true,
         }),
-        cost: Some(w::CostConfig {
-            pricing: vec![w::ModelPricing {
-                model: "gpt-4o".into(),
-                input: 2_500_000,
-                output: 10_000_000,
-                cache_read: None,
-                cache_write: None,
-                reasoning: None,
-            }],
-            budget_micro_usd: None,
-            bucket: Some("costs".into()),
-            key_prefix: None,
-        }),
+        cost: Some(common::pricing()),
         logging: Some(w::LoggingConfig {
             level: w::LogLevel::Debug,
             stderr: true,

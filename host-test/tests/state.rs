@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, anthropic_cfg, kind, openai_cfg, workers_cfg};
+use common::{Harness, anthropic_cfg, kind, openai_cfg, pricing, workers_cfg};
 use host_test::cfg;
 use host_test::host::{
     GatewayHandle, InstanceConfig, Redirect, allowlist_bindings, allowlist_wasm, w, wa,
@@ -343,24 +343,6 @@ async fn cache_stream_hit_replays_text_tools_done() {
             .unwrap()
             .cached
     );
-}
-
-fn pricing() -> w::CostConfig {
-    w::CostConfig {
-        // The mock's answer uses 12 input + 9 output tokens:
-        // 12 * 2.5 + 9 * 10 = 120 micro-USD per call.
-        pricing: vec![w::ModelPricing {
-            model: "gpt-4o".into(),
-            input: 2_500_000,
-            output: 10_000_000,
-            cache_read: None,
-            cache_write: None,
-            reasoning: None,
-        }],
-        budget_micro_usd: None,
-        bucket: Some("costs".into()),
-        key_prefix: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -147,3 +147,22 @@ pub fn kind(e: &w::GatewayError) -> &'static str {
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// Costs for `gpt-4o`, kept in the `costs` bucket.
+pub fn pricing() -> w::CostConfig {
+    w::CostConfig {
+        // The mock's answer uses 12 input + 9 output tokens:
+        // 12 * 2.5 + 9 * 10 = 120 micro-USD per call.
+        pricing: vec![w::ModelPricing {
+            model: "gpt-4o".into(),
+            input: 2_500_000,
+            output: 10_000_000,
+            cache_read: None,
+            cache_write: None,
+            reasoning: None,
+        }],
+        budget_micro_usd: None,
+        bucket: Some("costs".into()),
+        key_prefix: None,
+    }
+}
