@@ -22,6 +22,7 @@ fn main() -> Result<(), Error> {
         "Cargo.toml",
         "Cargo.lock",
         "allowlist",
+        "model-allowlist",
         "proxy",
     ] {
         println!("cargo::rerun-if-changed={}", root.join(p).display());

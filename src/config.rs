@@ -1,31 +1,13 @@
 //! Gateway configuration (WIT `gateway-config`) and its resolution into
 //! per-provider endpoints, done once when a gateway is opened.
 
+pub use crate::secrets::ApiKey;
+pub use model_allowlist::{ModelMatcher, ProviderModels};
+
 use crate::error::{GatewayError, Result};
-use crate::http::{RedactedHeaders, check_header, check_id, join_url};
+use crate::http::{Headers, join_url};
 use crate::types::{FallbackChain, LogLevel, RetryPolicy};
-
-/// A credential. `Debug` never prints it; only providers read it, to put it
-/// in the one header that needs it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    /// The secret itself. Call only to build an auth header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
+use crate::validate::{check_header, check_id};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -42,7 +24,7 @@ pub enum WireFormat {
     WorkersAi,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderConfig {
     pub name: String,
     pub kind: ProviderKind,
@@ -51,7 +33,7 @@ pub struct ProviderConfig {
     pub account_id: Option<String>,
     pub wire_format: Option<WireFormat>,
     pub api_version: Option<String>,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
 }
 
 impl ProviderConfig {
@@ -65,7 +47,7 @@ impl ProviderConfig {
             account_id: None,
             wire_format: None,
             api_version: None,
-            headers: Vec::new(),
+            headers: Headers::new(),
         }
     }
 }
@@ -176,8 +158,6 @@ pub struct LoggingConfig {
     pub include_prompts: bool,
 }
 
-pub use crate::engine::allowlist::{ModelMatcher, ProviderModels};
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedChain {
     pub name: String,
@@ -211,7 +191,7 @@ pub struct AttemptTimeouts {
 
 /// A provider resolved for sending: final base URL (after `cf-gateway`),
 /// wire format and every header except the per-call ones.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub name: String,
     pub kind: ProviderKind,
@@ -221,42 +201,9 @@ pub struct Endpoint {
     pub account_id: Option<String>,
     pub api_version: String,
     /// Provider headers plus `cf-aig-*` when routed through AI Gateway.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// True when `base_url` points at Cloudflare AI Gateway.
     pub via_cf_gateway: bool,
-}
-
-impl std::fmt::Debug for ProviderConfig {
-    /// The key prints as `***`, and so do credential headers.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderConfig")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("api_key", &self.api_key)
-            .field("base_url", &self.base_url)
-            .field("account_id", &self.account_id)
-            .field("wire_format", &self.wire_format)
-            .field("api_version", &self.api_version)
-            .field("headers", &RedactedHeaders(&self.headers))
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for Endpoint {
-    /// The key prints as `***`, and so do credential headers.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("wire", &self.wire)
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key)
-            .field("account_id", &self.account_id)
-            .field("api_version", &self.api_version)
-            .field("headers", &RedactedHeaders(&self.headers))
-            .field("via_cf_gateway", &self.via_cf_gateway)
-            .finish()
-    }
 }
 
 pub const OPENAI_BASE: &str = "https://api.openai.com/v1";
@@ -278,7 +225,7 @@ impl Endpoint {
             ProviderKind::Anthropic => Some("anthropic"),
             ProviderKind::WorkersAi | ProviderKind::Custom => None,
         };
-        let mut headers = Vec::new();
+        let mut headers = Headers::new();
         for (k, v) in &p.headers {
             check_header(k, v)?;
             headers.push((k.to_ascii_lowercase(), v.clone()));
@@ -361,7 +308,7 @@ mod tests {
         );
         assert!(e.via_cf_gateway);
         assert_eq!(
-            e.headers,
+            e.headers.to_vec(),
             vec![
                 (
                     "cf-aig-authorization".to_owned(),
@@ -412,7 +359,8 @@ mod tests {
         p.headers = vec![
             ("x-api-key".into(), "MARKER-2-secret".into()),
             ("x-title".into(), "visible".into()),
-        ];
+        ]
+        .into();
         let shown = format!("{p:?}");
         assert!(!shown.contains("MARKER"), "{shown}");
         assert!(shown.contains("visible"), "{shown}");

@@ -483,7 +483,7 @@ mod tests {
     fn says_gzip_reads_the_header_case_insensitively() {
         let head = |v: &str| ResponseHead {
             status: 200,
-            headers: vec![("content-encoding".into(), v.into())],
+            headers: vec![("content-encoding".into(), v.into())].into(),
         };
         assert!(says_gzip(&head("gzip")));
         assert!(says_gzip(&head("GZIP")));

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::Attempt;
-
 /// Kind of a [`GatewayError`] without its payload (WIT `error-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -36,6 +34,17 @@ impl ErrorKind {
             Self::Internal => "internal",
         }
     }
+}
+
+/// One upstream attempt of a call (WIT `attempt`): what was tried, what it
+/// answered and how long it took. Errors carry the list when a call gives up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub provider: String,
+    pub model: String,
+    pub status: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<ErrorKind>,
 }
 
 /// What is known about a failed upstream call (WIT `upstream-detail`).
@@ -100,49 +109,9 @@ pub enum GatewayError {
     Internal(Option<String>),
 }
 
-/// Replace every occurrence of each secret in `text` by `***`.
-pub fn scrub_text(text: &mut String, secrets: &[String]) {
-    for s in secrets {
-        if !s.is_empty() && text.contains(s.as_str()) {
-            *text = text.replace(s.as_str(), "***");
-        }
-    }
-}
-
-impl UpstreamDetail {
-    fn scrub(&mut self, secrets: &[String]) {
-        scrub_text(&mut self.message, secrets);
-        for t in [&mut self.code, &mut self.body].into_iter().flatten() {
-            scrub_text(t, secrets);
-        }
-    }
-}
-
 impl GatewayError {
     pub fn validation(msg: impl Into<String>) -> Self {
         Self::Validation(msg.into())
-    }
-
-    /// Remove `secrets` (API keys, tokens) from every text the error carries,
-    /// whatever the upstream echoed into it.
-    pub fn scrub(&mut self, secrets: &[String]) {
-        if secrets.is_empty() {
-            return;
-        }
-        match self {
-            Self::Validation(m) | Self::Internal(Some(m)) => scrub_text(m, secrets),
-            Self::Timeout(t) => scrub_text(&mut t.message, secrets),
-            Self::Auth(d)
-            | Self::NotFound(d)
-            | Self::RateLimited(d)
-            | Self::ServiceUnavailable(d)
-            | Self::Upstream(d) => d.scrub(secrets),
-            Self::ModelNotAllowed { provider, model } => {
-                scrub_text(provider, secrets);
-                scrub_text(model, secrets);
-            }
-            Self::BudgetExceeded { .. } | Self::Internal(None) => {}
-        }
     }
 
     pub fn internal(msg: impl Into<String>) -> Self {
@@ -196,7 +165,7 @@ impl GatewayError {
         }
     }
 
-    fn detail_mut(&mut self) -> Option<&mut UpstreamDetail> {
+    pub(crate) fn detail_mut(&mut self) -> Option<&mut UpstreamDetail> {
         match self {
             Self::Auth(d)
             | Self::NotFound(d)

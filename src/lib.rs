@@ -3,7 +3,10 @@
 //! Layers (data flows down): `component` (the only code that sees the WIT
 //! bindings; wasm32 only) → `engine` (routing, retry, fallback, cache, cost,
 //! rate limits, logging over the `ports`) → `provider` (wire formats, sans
-//! IO) and `sse` (incremental SSE decoder). See `docs/adr/`.
+//! IO) and `sse` (incremental SSE decoder) → the plain values below them
+//! (`types`, `config`, `http`, `validate`, `secrets`, `error`). No file
+//! imports one that imports it back (`tests/import_graph.rs` checks).
+//! See `docs/adr/`.
 
 extern crate alloc;
 
@@ -14,9 +17,11 @@ pub mod error;
 pub mod http;
 pub mod ports;
 pub mod provider;
+pub mod secrets;
 pub mod sse;
 pub mod stream;
 pub mod types;
+pub mod validate;
 
 #[cfg(test)]
 pub(crate) mod testing;

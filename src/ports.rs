@@ -2,7 +2,7 @@
 //! and randomness. `src/component/` implements them over WASI; tests
 //! implement them in memory.
 
-use crate::error::{GatewayError, UpstreamDetail};
+use crate::error::GatewayError;
 use crate::http::{HttpRequest, ResponseHead};
 
 /// Time limits for one upstream attempt. Deadlines are in monotonic
@@ -16,7 +16,9 @@ pub struct SendOptions {
     pub between_bytes_timeout_ms: Option<u64>,
 }
 
-/// A failure below HTTP: nothing (or nothing complete) came back.
+/// A failure below HTTP: nothing (or nothing complete) came back. How it
+/// becomes a gateway error, and whether that is retryable, is
+/// `engine::retry::from_transport`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
     /// A deadline or timeout passed; the string says which.
@@ -32,27 +34,6 @@ pub enum TransportError {
     /// a connection fault: the same request would get the same body.
     #[error("{0}")]
     TooLarge(String),
-}
-
-impl TransportError {
-    pub fn into_gateway(self, provider: &str) -> GatewayError {
-        match self {
-            Self::Timeout(what) => GatewayError::timeout(what),
-            Self::Connection(msg) => GatewayError::ServiceUnavailable(UpstreamDetail {
-                message: msg,
-                provider: Some(provider.to_owned()),
-                retryable: true,
-                ..UpstreamDetail::default()
-            }),
-            Self::Invalid(msg) => GatewayError::Validation(msg),
-            Self::TooLarge(msg) => GatewayError::Upstream(UpstreamDetail {
-                message: msg,
-                provider: Some(provider.to_owned()),
-                retryable: false,
-                ..UpstreamDetail::default()
-            }),
-        }
-    }
 }
 
 /// What a non-blocking read found.
@@ -150,35 +131,4 @@ pub trait Kv {
 /// Where structured log lines go when logging to stderr is enabled.
 pub trait LogSink {
     fn line(&self, json: &str);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::ErrorKind;
-
-    struct Chunks(Vec<Vec<u8>>);
-
-    impl Body for Chunks {
-        fn read(&mut self, _: Option<u64>) -> Result<Option<Vec<u8>>, TransportError> {
-            Ok((!self.0.is_empty()).then(|| self.0.remove(0)))
-        }
-
-        fn try_read(&mut self) -> Result<ReadState, TransportError> {
-            Ok(self.read(None)?.map_or(ReadState::End, ReadState::Data))
-        }
-    }
-
-    #[test]
-    fn read_to_end_over_the_limit_is_an_unretryable_upstream_error() {
-        let mut body = Chunks(vec![vec![b'a'; 6], vec![b'b'; 6]]);
-        let e = read_to_end(&mut body, 10, None).unwrap_err();
-        assert!(matches!(e, TransportError::TooLarge(_)));
-        let g = e.into_gateway("p");
-        assert_eq!(g.kind(), ErrorKind::Upstream);
-        assert!(!g.is_retryable());
-        assert!(g.to_string().contains("larger than 10 bytes"), "{g}");
-        let mut fits = Chunks(vec![vec![b'a'; 5], vec![b'b'; 5]]);
-        assert_eq!(read_to_end(&mut fits, 10, None).unwrap().len(), 10);
-    }
 }

@@ -175,7 +175,10 @@ impl Http for ScriptedHttp {
                 headers,
                 body,
             }) => Ok((
-                ResponseHead { status, headers },
+                ResponseHead {
+                    status,
+                    headers: headers.into(),
+                },
                 MemBody {
                     chunks: body.chunks(self.chunk.max(1)).map(<[u8]>::to_vec).collect(),
                 },

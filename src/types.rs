@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::Attempt;
 use crate::error::{ErrorKind, GatewayError};
+use crate::http::Headers;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -240,7 +242,7 @@ pub struct FallbackChain {
 
 /// WIT `run-options`. `temperature`/`top_p` are f64 so they serialize to the
 /// exact decimal the caller wrote (an f32 0.7 would go out as 0.699999988).
-#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunOptions {
     pub provider: Option<String>,
     pub timeout_ms: Option<u64>,
@@ -254,37 +256,12 @@ pub struct RunOptions {
     pub reasoning_effort: Option<ReasoningEffort>,
     /// JSON object text merged into the provider request body.
     pub extra_body: Option<String>,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub retry: Option<RetryPolicy>,
     pub fallback: Option<FallbackChain>,
     pub cache: Option<CacheMode>,
     pub cache_key: Option<String>,
     pub caller: Option<String>,
-}
-
-impl std::fmt::Debug for RunOptions {
-    /// Per-call credential headers print as `***`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunOptions")
-            .field("provider", &self.provider)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("response_format", &self.response_format)
-            .field("tools", &self.tools)
-            .field("tool_choice", &self.tool_choice)
-            .field("max_tokens", &self.max_tokens)
-            .field("temperature", &self.temperature)
-            .field("top_p", &self.top_p)
-            .field("stop", &self.stop)
-            .field("reasoning_effort", &self.reasoning_effort)
-            .field("extra_body", &self.extra_body)
-            .field("headers", &crate::http::RedactedHeaders(&self.headers))
-            .field("retry", &self.retry)
-            .field("fallback", &self.fallback)
-            .field("cache", &self.cache)
-            .field("cache_key", &self.cache_key)
-            .field("caller", &self.caller)
-            .finish()
-    }
 }
 
 impl RunOptions {
@@ -341,7 +318,7 @@ impl RunOptions {
             parse_json_object(e, "extra-body")?;
         }
         for (name, value) in &self.headers {
-            crate::http::check_header(name, value)?;
+            crate::validate::check_header(name, value)?;
         }
         Ok(())
     }
@@ -380,15 +357,6 @@ pub enum FinishReason {
     ToolCalls,
     ContentFilter,
     Other(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attempt {
-    pub provider: String,
-    pub model: String,
-    pub status: Option<u16>,
-    pub duration_ms: u64,
-    pub error: Option<ErrorKind>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -528,7 +496,8 @@ mod tests {
             headers: vec![
                 ("authorization".into(), "Bearer sk-MARKER-1".into()),
                 ("x-title".into(), "shown".into()),
-            ],
+            ]
+            .into(),
             ..RunOptions::default()
         };
         let shown = format!("{o:?}");

@@ -1,16 +1,16 @@
 //! The `allowlist` world: `workkit:ai-gateway/model-allowlist` with no
-//! imports at all, for callers that only validate model names (the seed's
-//! tree-shakeable `@workkit/ai-gateway/allowlist` sub-export).
+//! imports at all, for callers that only validate model names (the
+//! tree-shakeable `@workkit/ai-gateway/allowlist` sub-export of the
+//! TypeScript library).
 //!
 //! `no_std` on wasm, so no libc and no WASI imports come along. The matcher
-//! is the gateway's own source file, compiled here as well.
+//! is the `model-allowlist` crate, the one the gateway uses too.
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 extern crate alloc;
 
-#[path = "../../src/engine/allowlist.rs"]
-pub mod allowlist;
+pub use model_allowlist as allowlist;
 
 #[cfg(target_arch = "wasm32")]
 #[allow(
@@ -92,8 +92,8 @@ mod component {
         wit_bindgen::generate!({ world: "allowlist", path: "../wit" });
     }
 
-    use super::allowlist::{Allowlist, ModelMatcher, ProviderModels, is_allowed_model};
     use bindings::exports::workkit::ai_gateway::model_allowlist as wa;
+    use model_allowlist::{Allowlist, ModelMatcher, ProviderModels, is_allowed_model};
 
     fn config(c: wa::AllowlistConfig) -> Vec<ProviderModels> {
         c.into_iter()

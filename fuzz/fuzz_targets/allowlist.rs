@@ -3,7 +3,7 @@
 //! collide.
 #![no_main]
 
-use ai_gateway::engine::allowlist::{Allowlist, ModelMatcher, ProviderModels, is_allowed_model};
+use model_allowlist::{Allowlist, ModelMatcher, ProviderModels, is_allowed_model};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 

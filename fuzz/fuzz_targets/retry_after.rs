@@ -3,7 +3,8 @@
 //! `ms\nretry-after`), 3 `Retry-After` (names are case-insensitive).
 #![no_main]
 
-use ai_gateway::http::{ResponseHead, parse_retry_after};
+use ai_gateway::engine::retry::parse_retry_after;
+use ai_gateway::http::ResponseHead;
 use libfuzzer_sys::fuzz_target;
 
 /// 9999-12-31T23:59:59Z, the latest HTTP date.

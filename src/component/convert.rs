@@ -192,7 +192,7 @@ pub fn options(o: Option<w::RunOptions>) -> d::RunOptions {
             w::ReasoningEffort::High => d::ReasoningEffort::High,
         }),
         extra_body: o.extra_body,
-        headers: o.headers,
+        headers: o.headers.into(),
         retry: o.retry.map(retry),
         fallback: o.fallback.map(chain),
         cache: o.cache.map(|m| match m {
@@ -284,7 +284,7 @@ fn provider(p: w::ProviderConfig) -> c::ProviderConfig {
             w::WireFormat::WorkersAi => c::WireFormat::WorkersAi,
         }),
         api_version: p.api_version,
-        headers: p.headers,
+        headers: p.headers.into(),
     }
 }
 

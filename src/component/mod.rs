@@ -9,7 +9,6 @@ mod wasi_http;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-#[cfg(not(feature = "component-providers"))]
 #[allow(
     unsafe_code,
     clippy::all,
@@ -17,29 +16,7 @@ use std::rc::Rc;
     unused_qualifications,
     reason = "generated bindings"
 )]
-mod bindings {
-    wit_bindgen::generate!({
-        world: "gateway",
-        path: "wit",
-        generate_all,
-    });
-}
-
-#[cfg(feature = "component-providers")]
-#[allow(
-    unsafe_code,
-    clippy::all,
-    missing_debug_implementations,
-    unused_qualifications,
-    reason = "generated bindings"
-)]
-mod bindings {
-    wit_bindgen::generate!({
-        world: "gateway-with-providers",
-        path: "wit",
-        generate_all,
-    });
-}
+mod bindings;
 
 use bindings::exports::workkit::ai_gateway::{
     api, cost_tracker, model_allowlist as wa, router, types as w,

@@ -186,8 +186,8 @@ fn send_to_component(req: &HttpRequest) -> Result<(ResponseHead, WasiBody), Tran
             h::Method::Post => "POST".into(),
         },
         url: req.url.clone(),
-        headers: req.headers.clone(),
-        body: req.body.clone(),
+        headers: req.headers.to_vec(),
+        body: req.body.to_vec(),
     };
     let resp = hp::handle(&request).map_err(TransportError::Connection)?;
     let headers = resp

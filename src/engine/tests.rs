@@ -2,10 +2,10 @@
 //! deadlines, the cache and budget paths, and stream accounting.
 
 use super::*;
-use crate::config::{ProviderConfig, ProviderKind};
+use crate::config::{GatewayConfig, ProviderConfig, ProviderKind};
 use crate::error::ErrorKind;
 use crate::testing::{FixedRandom, ManualClock, MemKv, NoLog, Reply, ScriptedHttp};
-use crate::types::{FallbackChain, FallbackEntry, StreamEvent};
+use crate::types::{FallbackChain, FallbackEntry, Input, RunOptions, StreamEvent};
 
 const OK: &str = r#"{"model":"m","choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5}}"#;
 const ANTHROPIC_OK: &str = r#"{"model":"claude","content":[{"type":"text","text":"from claude"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":2}}"#;
@@ -294,7 +294,7 @@ fn configured_secrets_never_leave_in_errors_whatever_the_upstream_echoes() {
     const HDR: &str = "hdr-MARKER-secret-value";
     let mut p = provider("openai", ProviderKind::OpenAi);
     p.api_key = Some(crate::config::ApiKey::new(KEY));
-    p.headers = vec![("x-portkey-api-key".into(), HDR.into())];
+    p.headers = vec![("x-portkey-api-key".into(), HDR.into())].into();
     let gw = Gateway::open(GatewayConfig {
         providers: vec![p],
         default_provider: Some("openai".into()),
@@ -330,7 +330,8 @@ fn configured_secrets_never_leave_in_errors_whatever_the_upstream_echoes() {
         headers: vec![(
             "authorization".into(),
             "Bearer call-MARKER-987654321".into(),
-        )],
+        )]
+        .into(),
         ..RunOptions::default()
     };
     let e = gw.run(&w.env(), "gpt-4o", &input(), &opts).unwrap_err();
@@ -343,7 +344,7 @@ fn a_calls_own_credential_is_scrubbed_from_a_mid_stream_error_event() {
     let w = World::new(vec![Reply::json(200, sse)]);
     let gw = gateway(None);
     let opts = RunOptions {
-        headers: vec![("authorization".into(), "Bearer call-MARKER-55555555".into())],
+        headers: vec![("authorization".into(), "Bearer call-MARKER-55555555".into())].into(),
         ..RunOptions::default()
     };
     let mut s = gw.stream(&w.env(), "m", &input(), &opts).unwrap();

@@ -1,17 +1,20 @@
-//! Log records of one call (seed `withLogging`): request, retry, response,
+//! Log records of one call (`withLogging` in the TypeScript library): request, retry, response,
 //! error. They go back to the caller as `trace`, and as JSON lines to the
 //! log sink when the config asks for stderr. Records never carry API keys;
 //! the input only when `include-prompts` is set.
 
+use std::borrow::Cow;
+
 use crate::config::LoggingConfig;
 use crate::ports::LogSink;
+use crate::secrets::Secrets;
 use crate::types::{Input, LogEvent, LogLevel, LogRecord, Usage};
 
 #[derive(Debug)]
 pub struct Tracer<'a> {
     config: Option<&'a LoggingConfig>,
     /// Removed from error texts before they are recorded or logged.
-    secrets: &'a [String],
+    secrets: Cow<'a, Secrets>,
     operation: &'static str,
     model: String,
     started_ms: u64,
@@ -37,7 +40,7 @@ impl<'a> Tracer<'a> {
     ) -> Self {
         Self {
             config,
-            secrets: &[],
+            secrets: Cow::Owned(Secrets::default()),
             operation,
             model: model.to_owned(),
             started_ms,
@@ -46,14 +49,14 @@ impl<'a> Tracer<'a> {
     }
 
     /// Scrub these secrets from every error this tracer records or logs.
-    pub fn with_secrets(mut self, secrets: &'a [String]) -> Self {
+    pub fn with_secrets(mut self, secrets: Cow<'a, Secrets>) -> Self {
         self.secrets = secrets;
         self
     }
 
     /// Scrub this tracer's secrets from an error about to leave the gateway.
     pub fn scrub(&self, e: &mut crate::error::GatewayError) {
-        e.scrub(self.secrets);
+        self.secrets.scrub_error(e);
     }
 
     fn enabled(&self, level: LogLevel) -> bool {
@@ -78,7 +81,7 @@ impl<'a> Tracer<'a> {
             return;
         }
         let error = error.map(|mut e| {
-            crate::error::scrub_text(&mut e, self.secrets);
+            self.secrets.scrub_text(&mut e);
             e
         });
         let record = LogRecord {
@@ -190,17 +193,19 @@ impl<'a> Tracer<'a> {
         );
     }
 
-    /// Continue a trace started earlier (a stream's terminal event).
+    /// Continue a trace started earlier (a stream's terminal event), with
+    /// the same secrets as the call that started it.
     pub fn resume(
         config: Option<&'a LoggingConfig>,
         operation: &'static str,
         model: &str,
         started_ms: u64,
         records: Vec<LogRecord>,
+        secrets: &'a Secrets,
     ) -> Self {
         Self {
             config,
-            secrets: &[],
+            secrets: Cow::Borrowed(secrets),
             operation,
             model: model.to_owned(),
             started_ms,
@@ -215,6 +220,11 @@ impl<'a> Tracer<'a> {
 
     pub fn into_records(self) -> Vec<LogRecord> {
         self.records
+    }
+
+    /// The records and the secrets, for a stream that carries both on.
+    pub fn into_parts(self) -> (Vec<LogRecord>, Cow<'a, Secrets>) {
+        (self.records, self.secrets)
     }
 
     pub fn records(&self) -> &[LogRecord] {

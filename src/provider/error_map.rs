@@ -8,33 +8,14 @@
 
 use serde_json::Value;
 
+use crate::engine::retry;
 use crate::error::{GatewayError, UpstreamDetail};
-use crate::http::{
-    ERROR_BODY_LIMIT, ResponseHead, parse_retry_after, should_retry_header, status_text,
-    truncate_body,
-};
+use crate::http::{ERROR_BODY_LIMIT, ResponseHead, status_text, truncate_body};
 
-/// Codes (and message phrases) of 429s that no retry can fix: the account is
-/// out of quota or over a hard spend limit.
-const UNRETRYABLE_429: &[&str] = &[
-    "insufficient_quota",
-    "billing_hard_limit_reached",
-    "billing_not_active",
-    "spend_limit",
-    "spend limit",
-    "credit balance",
-    "exceeded your current quota",
-];
-
-/// Map a non-success response. `secrets` are replaced by `***` wherever the
-/// provider echoed them.
-pub fn map_error(
-    provider: &str,
-    head: &ResponseHead,
-    body: &[u8],
-    now_ms: u64,
-    secrets: &[&str],
-) -> GatewayError {
+/// Map a non-success response. Whether it is retryable and after how long
+/// is `engine/retry.rs`'s decision. Credentials the provider echoed are
+/// scrubbed where the error leaves the gateway (`secrets.rs`).
+pub fn map_error(provider: &str, head: &ResponseHead, body: &[u8], now_ms: u64) -> GatewayError {
     let status = head.status;
     let (message, code) = extract(body);
     let message = message.unwrap_or_else(|| {
@@ -45,24 +26,14 @@ pub fn map_error(
         };
         format!("HTTP {status} {}{page}", status_text(status))
     });
-    let mut retryable = matches!(status, 408 | 409 | 429) || status >= 500;
-    if status == 429 {
-        let haystack =
-            format!("{} {}", code.as_deref().unwrap_or(""), message).to_ascii_lowercase();
-        if UNRETRYABLE_429.iter().any(|p| haystack.contains(p)) {
-            retryable = false;
-        }
-    }
-    if let Some(server_says) = should_retry_header(head) {
-        retryable = server_says;
-    }
+    let retryable = retry::response_retryable(head, code.as_deref(), &message);
     let detail = UpstreamDetail {
-        message: scrub(&message, secrets),
+        message,
         provider: Some(provider.to_owned()),
         status: Some(status),
         code,
-        body: truncate_body(body, ERROR_BODY_LIMIT).map(|b| scrub(&b, secrets)),
-        retry_after_ms: parse_retry_after(head, now_ms),
+        body: truncate_body(body, ERROR_BODY_LIMIT),
+        retry_after_ms: retry::parse_retry_after(head, now_ms),
         retryable,
         attempts: Vec::new(),
     };
@@ -82,47 +53,36 @@ pub fn map_stream_error(provider: Option<&str>, value: &Value) -> GatewayError {
     let (message, code) = extract_value(value);
     let message = message.unwrap_or_else(|| "the stream reported an error".to_owned());
     let kind = code.as_deref().unwrap_or("");
-    let mut detail = UpstreamDetail {
+    let detail = UpstreamDetail {
         message,
         provider: provider.map(str::to_owned),
         status: None,
         code: code.clone(),
         body: Some(truncate(&value.to_string())),
         retry_after_ms: None,
-        retryable: true,
+        retryable: false,
         attempts: Vec::new(),
     };
-    match kind {
+    let mut e = match kind {
         "overloaded_error" | "service_unavailable" | "server_overloaded" => {
             GatewayError::ServiceUnavailable(detail)
         }
         "rate_limit_error" | "rate_limit_exceeded" => GatewayError::RateLimited(detail),
         "authentication_error" | "permission_error" | "invalid_api_key" => {
-            detail.retryable = false;
             GatewayError::Auth(detail)
         }
-        "not_found_error" | "model_not_found" => {
-            detail.retryable = false;
-            GatewayError::NotFound(detail)
-        }
-        "invalid_request_error" | "request_too_large" => {
-            detail.retryable = false;
-            GatewayError::Upstream(detail)
-        }
+        "not_found_error" | "model_not_found" => GatewayError::NotFound(detail),
         _ => GatewayError::Upstream(detail),
+    };
+    let retryable = retry::stream_error_retryable(e.kind(), kind);
+    if let Some(d) = e.detail_mut() {
+        d.retryable = retryable;
     }
+    e
 }
 
 fn truncate(s: &str) -> String {
     truncate_body(s.as_bytes(), ERROR_BODY_LIMIT).unwrap_or_default()
-}
-
-fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s, "***");
-    }
-    out
 }
 
 fn looks_like_html(body: &[u8]) -> bool {
@@ -210,13 +170,7 @@ mod tests {
     }
 
     fn map(status: u16, headers: &[(&str, &str)], body: &str) -> GatewayError {
-        map_error(
-            "p",
-            &head(status, headers),
-            body.as_bytes(),
-            0,
-            &["sk-secret-key"],
-        )
+        map_error("p", &head(status, headers), body.as_bytes(), 0)
     }
 
     #[test]
@@ -227,6 +181,8 @@ mod tests {
             r#"{"error":{"message":"Incorrect API key provided: sk-secret-key.","type":"invalid_request_error","code":"invalid_api_key"}}"#,
         );
         assert_eq!(e.kind(), ErrorKind::Auth);
+        let mut e = e;
+        crate::secrets::Secrets::new(["sk-secret-key"]).scrub_error(&mut e);
         let d = e.detail().unwrap();
         assert_eq!(d.code.as_deref(), Some("invalid_api_key"));
         assert!(!d.message.contains("sk-secret-key"), "{}", d.message);

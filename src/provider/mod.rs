@@ -3,6 +3,7 @@
 //! each holds its private serde types.
 
 pub mod anthropic;
+mod common;
 mod error_map;
 pub mod openai;
 pub mod workers_ai;
@@ -10,23 +11,16 @@ pub mod workers_ai;
 #[cfg(test)]
 mod fixture_tests;
 
+pub use common::{ChatCall, Embeddings, JSON_TOOL, StreamDecoder};
 pub use error_map::{map_error, map_stream_error};
+
+use common::bad_body;
 
 use crate::config::{Endpoint, WireFormat};
 use crate::error::{GatewayError, Result, UpstreamDetail};
-use crate::http::{HttpRequest, MAX_REQUEST_BODY, ResponseHead, check_header};
-use crate::sse::SseEvent;
-use crate::types::{Completion, EmbedOptions, Input, RunOptions, StreamEvent, Usage};
-
-/// Everything a provider needs to build one chat request.
-#[derive(Debug, Clone, Copy)]
-pub struct ChatCall<'a> {
-    pub endpoint: &'a Endpoint,
-    pub model: &'a str,
-    pub input: &'a Input,
-    pub options: &'a RunOptions,
-    pub stream: bool,
-}
+use crate::http::{HttpRequest, MAX_REQUEST_BODY, ResponseHead};
+use crate::types::{Completion, EmbedOptions};
+use crate::validate::check_header;
 
 /// Build the upstream request for a chat call.
 pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
@@ -197,17 +191,6 @@ pub fn parse_embed(wire: WireFormat, body: &[u8], expected: usize) -> Result<Emb
     Ok(parsed)
 }
 
-/// A decoder from one provider's SSE events to normalized stream events.
-pub trait StreamDecoder: std::fmt::Debug {
-    /// Handle one SSE event, pushing zero or more events. A pushed terminal
-    /// event ends the stream; the caller ignores anything after it.
-    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>);
-
-    /// The upstream body ended. Push the terminal event: `done` when the
-    /// provider had signalled completion, else an error.
-    fn on_eof(&mut self, out: &mut Vec<StreamEvent>);
-}
-
 /// The stream decoder for a wire format. `model` is the requested model,
 /// used when the provider does not name one.
 pub fn stream_decoder(wire: WireFormat, model: &str) -> Box<dyn StreamDecoder + Send> {
@@ -218,36 +201,14 @@ pub fn stream_decoder(wire: WireFormat, model: &str) -> Box<dyn StreamDecoder + 
     }
 }
 
-/// Map a non-success response to the error variant. Re-exported wrapper
-/// that also scrubs the endpoint's secrets from what the provider echoed.
+/// Map a non-success response of `endpoint` to the error variant.
 pub fn error_for(
     endpoint: &Endpoint,
     head: &ResponseHead,
     body: &[u8],
     now_ms: u64,
 ) -> GatewayError {
-    let mut secrets: Vec<&str> = Vec::new();
-    if let Some(k) = &endpoint.api_key {
-        secrets.push(k.expose());
-    }
-    map_error(&endpoint.name, head, body, now_ms, &secrets)
-}
-
-/// An error for a 2xx body the gateway cannot understand.
-pub(crate) fn bad_body(message: String) -> GatewayError {
-    GatewayError::Upstream(UpstreamDetail {
-        message,
-        ..UpstreamDetail::default()
-    })
-}
-
-/// Parse a JSON body into `T`, or a typed error quoting the serde message.
-pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        let mut d = UpstreamDetail::message(format!("{what} is not valid JSON: {e}"));
-        d.body = crate::http::truncate_body(body, crate::http::ERROR_BODY_LIMIT);
-        GatewayError::Upstream(d)
-    })
+    map_error(&endpoint.name, head, body, now_ms)
 }
 
 /// Merge `extra` (a JSON object text) into the request body, its keys
@@ -266,43 +227,20 @@ fn merge_extra_body(body: serde_json::Value, extra: Option<&str>) -> Result<serd
     }
 }
 
-/// Parse a JSON text the caller gave (schema, tool parameters) into a value,
-/// keeping its key order.
-pub(crate) fn caller_json(text: Option<&str>, what: &str) -> Result<serde_json::Value> {
-    match text {
-        Some(t) => crate::types::parse_json_object(t, what),
-        None => Ok(serde_json::json!({"type": "object", "properties": {}})),
-    }
-}
-
-/// Vectors in input order, usage, and the model the provider reported.
-pub type Embeddings = (Vec<Vec<f32>>, Option<Usage>, Option<String>);
-
-/// Set `key` on a JSON object (no-op on anything else; never panics, unlike
-/// `value[key] = ...`).
-pub(crate) fn set_field(v: &mut serde_json::Value, key: &str, value: serde_json::Value) {
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(key.to_owned(), value);
-    }
-}
-
-/// Name of the synthetic tool that carries JSON output for providers without
-/// a native JSON mode (Anthropic).
-pub const JSON_TOOL: &str = "json_response";
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{ProviderConfig, ProviderKind};
+    use crate::types::{Input, RunOptions};
 
     #[test]
     fn build_chat_extra_body_overrides_and_call_headers_win() {
         let mut p = ProviderConfig::new("o", ProviderKind::OpenAi);
-        p.headers = vec![("x-team".into(), "a".into())];
+        p.headers = vec![("x-team".into(), "a".into())].into();
         let ep = Endpoint::resolve(&p, None).unwrap();
         let opts = RunOptions {
             extra_body: Some(r#"{"seed": 7, "model": "override"}"#.into()),
-            headers: vec![("X-Team".into(), "b".into())],
+            headers: vec![("X-Team".into(), "b".into())].into(),
             ..RunOptions::default()
         };
         let input = Input::Prompt("hi".into());
@@ -324,7 +262,7 @@ mod tests {
     fn head(status: u16, content_type: &str) -> ResponseHead {
         ResponseHead {
             status,
-            headers: vec![("content-type".into(), content_type.into())],
+            headers: vec![("content-type".into(), content_type.into())].into(),
         }
     }
 
@@ -370,7 +308,7 @@ mod tests {
             &ep,
             &ResponseHead {
                 status: 200,
-                headers: vec![],
+                headers: vec![].into(),
             },
             ok,
         )

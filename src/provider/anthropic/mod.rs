@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{
-    ChatCall, JSON_TOOL, StreamDecoder, bad_body, caller_json, from_json, map_stream_error,
-};
-use crate::error::{GatewayError, Result, UpstreamDetail};
+use super::common::{ChatCall, JSON_TOOL, StreamDecoder, bad_body, caller_json, from_json};
+use super::error_map::map_stream_error;
+use crate::engine::retry;
+use crate::error::{GatewayError, Result};
 use crate::http::join_url;
 use crate::sse::SseEvent;
 use crate::types::{
@@ -143,7 +143,7 @@ fn system_field(system: &[&Message]) -> Option<Value> {
             .map(|m| {
                 let mut b = json!({"type": "text", "text": m.content});
                 if m.cache_control {
-                    super::set_field(&mut b, "cache_control", cache_control());
+                    super::common::set_field(&mut b, "cache_control", cache_control());
                 }
                 b
             })
@@ -185,7 +185,7 @@ fn conversation(messages: &[&Message]) -> Result<Vec<ReqMessage>> {
         if m.cache_control
             && let Some(last) = blocks.last_mut()
         {
-            super::set_field(last, "cache_control", cache_control());
+            super::common::set_field(last, "cache_control", cache_control());
         }
         match turns.last_mut() {
             Some((r, b)) if *r == role => b.append(&mut blocks),
@@ -460,9 +460,10 @@ impl StreamDecoder for StreamState {
         if self.finish.is_some() {
             self.done(out);
         } else {
-            let mut d = UpstreamDetail::message("the stream ended before message_stop");
-            d.retryable = true;
-            self.fail(GatewayError::Upstream(d), out);
+            self.fail(
+                retry::cut_stream("the stream ended before message_stop"),
+                out,
+            );
         }
     }
 }

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{ChatCall, StreamDecoder, bad_body, caller_json, from_json, map_stream_error};
+use super::common::{ChatCall, StreamDecoder, bad_body, caller_json, from_json};
+use super::error_map::map_stream_error;
 use crate::config::{Endpoint, OPENAI_BASE, ProviderKind};
+use crate::engine::retry;
 use crate::error::Result;
 use crate::http::join_url;
 use crate::sse::SseEvent;
@@ -291,7 +293,7 @@ pub(crate) fn embed_request(
     )
 }
 
-pub(crate) fn parse_embed(body: &[u8]) -> Result<super::Embeddings> {
+pub(crate) fn parse_embed(body: &[u8]) -> Result<super::common::Embeddings> {
     let r: wire::EmbedResponse = from_json(body, "embeddings response")?;
     let mut items: Vec<(usize, Vec<f32>)> = r
         .data
@@ -473,10 +475,10 @@ impl StreamDecoder for StreamState {
             // Finished but the server omitted `[DONE]`: complete, not cut.
             self.done(out);
         } else {
-            let mut d =
-                crate::error::UpstreamDetail::message("the stream ended before the model finished");
-            d.retryable = true;
-            self.fail(out, crate::error::GatewayError::Upstream(d));
+            self.fail(
+                out,
+                retry::cut_stream("the stream ended before the model finished"),
+            );
         }
     }
 }

@@ -223,7 +223,7 @@ fn request_tools_schema_and_choice_are_openai_shaped() {
         stream: false,
     })
     .unwrap();
-    let text = String::from_utf8(req.body.clone()).unwrap();
+    let text = String::from_utf8(req.body.to_vec()).unwrap();
     assert!(text.find("\"properties\"").unwrap() < text.find("\"required\"").unwrap());
     assert_eq!(req.header("authorization"), Some("Bearer sk-test"));
 }

@@ -11,15 +11,19 @@ mod wire;
 
 use serde_json::{Value, json};
 
-use super::{ChatCall, StreamDecoder, bad_body, caller_json, from_json, map_stream_error, openai};
+use super::common::{ChatCall, StreamDecoder, bad_body, caller_json, from_json};
+use super::error_map::map_stream_error;
+use super::openai;
 use crate::config::Endpoint;
+use crate::engine::retry;
 use crate::error::{GatewayError, Result, UpstreamDetail};
-use crate::http::{check_path_model, encode_path, join_url};
+use crate::http::{encode_path, join_url};
 use crate::sse::SseEvent;
 use crate::types::{
     Completion, FinishReason, Input, Message, ResponseFormat, Role, StreamDone, StreamEvent,
     ToolCall, ToolChoice, Usage,
 };
+use crate::validate::check_path_model;
 
 type Built = (String, Vec<(String, String)>, Value);
 
@@ -123,7 +127,7 @@ fn message(m: &Message) -> Value {
     };
     let mut v = json!({"role": role, "content": m.content});
     if !m.tool_calls.is_empty() {
-        super::set_field(
+        super::common::set_field(
             &mut v,
             "tool_calls",
             Value::Array(
@@ -138,7 +142,7 @@ fn message(m: &Message) -> Value {
         );
     }
     if let (Role::Tool, Some(id)) = (m.role, &m.tool_call_id) {
-        super::set_field(&mut v, "tool_call_id", json!(id));
+        super::common::set_field(&mut v, "tool_call_id", json!(id));
     }
     v
 }
@@ -236,7 +240,7 @@ pub(crate) fn embed_request(endpoint: &Endpoint, model: &str, input: &[String]) 
     ))
 }
 
-pub(crate) fn parse_embed(body: &[u8]) -> Result<super::Embeddings> {
+pub(crate) fn parse_embed(body: &[u8]) -> Result<super::common::Embeddings> {
     let env: wire::Envelope = from_json(body, "Workers AI response")?;
     let result = unwrap_envelope(env)?;
     let r: wire::EmbedResult = serde_json::from_value(result).map_err(|e| {
@@ -336,9 +340,7 @@ impl StreamDecoder for StreamState {
         if self.ended {
             return;
         }
-        let mut d = UpstreamDetail::message("the stream ended before [DONE]");
-        d.retryable = true;
-        self.fail(GatewayError::Upstream(d), out);
+        self.fail(retry::cut_stream("the stream ended before [DONE]"), out);
     }
 }
 

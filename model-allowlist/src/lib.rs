@@ -1,8 +1,14 @@
-//! Per-provider model allowlist (seed `createModelAllowlist`).
+//! Per-provider model allowlist (`createModelAllowlist` in the TypeScript
+//! library @workkit/ai-gateway): which models each provider may serve.
 //!
-//! Self-contained on purpose (only `alloc`'s `String` and `Vec`): the
-//! standalone allowlist component (`allowlist/`) compiles this very file,
-//! so both components share one matcher.
+//! A leaf crate on purpose: `no_std` with only `alloc`'s `String` and
+//! `Vec`, and no dependency, so the gateway (`ai-gateway`) and the
+//! standalone allowlist component (`allowlist/`, 20 KB, no WASI) share one
+//! matcher, and each names the dependency in its `Cargo.toml`.
+
+#![no_std]
+
+extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -4,36 +4,16 @@
 
 use std::collections::VecDeque;
 
-use super::trace::{ResponseInfo, Tracer};
-use super::{Env, Gateway, cache};
 use crate::config::{CacheConfig, LoggingConfig, WireFormat};
 use crate::encoding;
+use crate::engine::env::Env;
+use crate::engine::trace::{ResponseInfo, Tracer};
+use crate::engine::{Gateway, cache, retry};
 use crate::error::{GatewayError, Result};
 use crate::ports::{Body, Clock, Http, ReadState};
+use crate::secrets::Secrets;
 use crate::stream::EventPump;
 use crate::types::{Attempt, Completion, LogRecord, Output, StreamDone, StreamEvent, ToolCall};
-
-/// The stream for a JSON-labelled answer to a stream request, read whole:
-/// a completion (a server that ignored `stream: true`) becomes its events,
-/// an error object its typed error; a body that is really an event stream
-/// under the wrong label is decoded as one (buffered, not incremental).
-pub(crate) fn from_json_body<B: Body>(
-    t: &super::Target<'_>,
-    head: &crate::http::ResponseHead,
-    bytes: &[u8],
-) -> Result<LiveStream<B>> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|b| *b == b'{' || *b == b'[') {
-        let c = crate::provider::parse_chat_reply(t.endpoint, head, bytes)
-            .map_err(|e| super::with_status(e, head.status))?;
-        return Ok(LiveStream::from_completion(c, &t.model));
-    }
-    let events = crate::stream::decode_all(t.endpoint.wire, &t.model, bytes, bytes.len());
-    if let Some(StreamEvent::Error(e)) = events.first() {
-        return Err(e.clone());
-    }
-    Ok(LiveStream::replay(events))
-}
 
 /// Result of a non-blocking pull.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,9 +90,10 @@ pub struct LiveStream<B> {
     /// fed to the pump yet.
     inflate: Option<encoding::Decoder>,
     inflate_pending: bool,
-    /// Credential headers given with this call (the configured ones are the
-    /// gateway's): scrubbed from a terminal error event too.
-    call_secrets: Vec<String>,
+    /// The call's secrets when its own credential headers add to the
+    /// gateway's (else the gateway's are used): scrubbed from a terminal
+    /// error event and its trace record.
+    call_secrets: Option<Secrets>,
 }
 
 impl<B: Body> LiveStream<B> {
@@ -139,7 +120,7 @@ impl<B: Body> LiveStream<B> {
             finished: false,
             inflate: None,
             inflate_pending: false,
-            call_secrets: Vec::new(),
+            call_secrets: None,
         }
     }
 
@@ -195,7 +176,7 @@ impl<B: Body> LiveStream<B> {
             finished: false,
             inflate: None,
             inflate_pending: false,
-            call_secrets: Vec::new(),
+            call_secrets: None,
         }
     }
 
@@ -220,9 +201,10 @@ impl<B: Body> LiveStream<B> {
         self.trace = records;
     }
 
-    /// Also scrub these (a call's own credential headers) from error events.
-    pub(crate) fn set_call_secrets(&mut self, secrets: Vec<String>) {
-        self.call_secrets = secrets;
+    /// Scrub these (the gateway's plus the call's own credential headers)
+    /// from error events.
+    pub(crate) fn set_call_secrets(&mut self, secrets: Secrets) {
+        self.call_secrets = Some(secrets);
     }
 
     /// The upstream body, for hosts that wait on its readiness.
@@ -263,7 +245,7 @@ impl<B: Body> LiveStream<B> {
             }
             (Ok(Some(bytes)), None) => pump.feed(&bytes),
             (Ok(None), None) => pump.eof(),
-            (Err(e), _) => pump.fail(e.into_gateway(&self.provider)),
+            (Err(e), _) => pump.fail(retry::from_transport(e, &self.provider)),
         }
     }
 
@@ -285,7 +267,7 @@ impl<B: Body> LiveStream<B> {
                 }
                 Err(e) => {
                     self.inflate_pending = false;
-                    pump.fail(super::decode_error(&e, &self.provider));
+                    pump.fail(retry::undecodable_body(&e, &self.provider));
                 }
             }
         }
@@ -446,14 +428,17 @@ impl<B: Body> LiveStream<B> {
                         attempts: u32::try_from(self.attempts.len()).unwrap_or(u32::MAX),
                         cached: false,
                     };
-                    let mut t = self.tracer();
+                    let records = std::mem::take(&mut self.trace);
+                    let mut t = self.tracer(gw, records);
                     t.response(env.clock.now_ms(), info, env.log);
                     self.trace = t.into_records();
                 }
             }
             StreamEvent::Error(e) => {
-                e.scrub(&gw.secrets);
-                e.scrub(&self.call_secrets);
+                self.call_secrets
+                    .as_ref()
+                    .unwrap_or(&gw.secrets)
+                    .scrub_error(e);
                 self.finished = true;
                 self.body = None;
                 let provider = self.ctx.as_ref().map(|c| c.provider.clone());
@@ -462,7 +447,8 @@ impl<B: Body> LiveStream<B> {
                 }
                 let attempts = self.attempts.len();
                 let msg = e.to_string();
-                let mut t = self.tracer();
+                let records = std::mem::take(&mut self.trace);
+                let mut t = self.tracer(gw, records);
                 t.error(
                     env.clock.now_ms(),
                     provider.as_deref(),
@@ -476,136 +462,14 @@ impl<B: Body> LiveStream<B> {
         ev
     }
 
-    fn tracer(&mut self) -> Tracer<'_> {
-        let records = std::mem::take(&mut self.trace);
+    fn tracer<'s>(&'s self, gw: &'s Gateway, records: Vec<LogRecord>) -> Tracer<'s> {
         Tracer::resume(
             self.logging.as_ref(),
             "stream",
             &self.model,
             self.started_ms,
             records,
+            self.call_secrets.as_ref().unwrap_or(&gw.secrets),
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::{Env, Gateway};
-    use crate::config::{GatewayConfig, ProviderConfig, ProviderKind};
-    use crate::error::{ErrorKind, GatewayError};
-    use crate::testing::{FixedRandom, ManualClock, MemKv, NoLog, Reply, ScriptedHttp};
-    use crate::types::{Input, RunOptions, StreamEvent};
-
-    const SSE: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"héllo \"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"wörld\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
-
-    fn gateway() -> Gateway {
-        let mut p = ProviderConfig::new("openai", ProviderKind::OpenAi);
-        p.base_url = Some("http://upstream".into());
-        Gateway::open(GatewayConfig {
-            providers: vec![p],
-            default_provider: Some("openai".into()),
-            ..GatewayConfig::default()
-        })
-        .unwrap()
-    }
-
-    /// Stream one call against `reply`, delivered in `chunk`-byte reads.
-    fn stream(reply: Reply, chunk: usize) -> Result<Vec<StreamEvent>, GatewayError> {
-        let mut http = ScriptedHttp::new(vec![reply]);
-        http.chunk = chunk;
-        let (clock, random, kv, log) = (
-            ManualClock::default(),
-            FixedRandom(0),
-            MemKv::default(),
-            NoLog,
-        );
-        let env = Env {
-            http: &http,
-            clock: &clock,
-            random: &random,
-            kv: &kv,
-            log: &log,
-        };
-        let gw = gateway();
-        let mut s = gw.stream(
-            &env,
-            "m",
-            &Input::Prompt("hi".into()),
-            &RunOptions::default(),
-        )?;
-        let mut out = Vec::new();
-        while let Some(e) = s.next(&gw, &env) {
-            out.push(e);
-        }
-        Ok(out)
-    }
-
-    fn reply(content_type: &str, body: Vec<u8>) -> Reply {
-        Reply::Response {
-            status: 200,
-            headers: vec![("content-type".into(), content_type.into())],
-            body,
-        }
-    }
-
-    fn text(events: &[StreamEvent]) -> String {
-        events
-            .iter()
-            .filter_map(|e| match e {
-                StreamEvent::Text(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn stream_gzip_body_is_inflated_across_reads() {
-        for chunk in [1, 3, 64] {
-            let r = reply("text/event-stream", crate::encoding::gz(SSE.as_bytes()))
-                .with_header("content-encoding", "gzip");
-            let ev = stream(r, chunk).unwrap();
-            assert_eq!(text(&ev), "h\u{e9}llo w\u{f6}rld", "chunk {chunk}");
-            assert!(matches!(ev.last(), Some(StreamEvent::Done(_))));
-        }
-    }
-
-    #[test]
-    fn stream_gzip_header_on_plain_body_passes_through() {
-        let r = reply("text/event-stream", SSE.as_bytes().to_vec())
-            .with_header("content-encoding", "gzip");
-        assert_eq!(text(&stream(r, 5).unwrap()), "h\u{e9}llo w\u{f6}rld");
-    }
-
-    #[test]
-    fn stream_gzip_bomb_stops_at_the_line_limit() {
-        let bomb = [b"data: ".as_slice(), &vec![b'z'; 8 << 20]].concat();
-        let r = reply("text/event-stream", crate::encoding::gz(&bomb))
-            .with_header("content-encoding", "gzip");
-        let e = stream(r, 4096).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Upstream);
-        assert!(e.to_string().contains("line longer"), "{e}");
-    }
-
-    #[test]
-    fn stream_corrupt_gzip_is_one_error() {
-        let mut body = crate::encoding::gz(SSE.as_bytes());
-        for b in body.iter_mut().skip(12).take(20) {
-            *b ^= 0x5a;
-        }
-        let r = reply("text/event-stream", body).with_header("content-encoding", "gzip");
-        let e = stream(r, 16).unwrap_err();
-        assert!(e.to_string().contains("gzip"), "{e}");
-    }
-
-    #[test]
-    fn stream_json_answer_becomes_events_and_mislabelled_sse_still_decodes() {
-        let json = r#"{"model":"m","choices":[{"index":0,"message":{"content":"whole"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
-        let ev = stream(reply("application/json", json.into()), 8).unwrap();
-        assert_eq!(text(&ev), "whole");
-        assert!(matches!(ev.last(), Some(StreamEvent::Done(d)) if d.usage.is_some() && !d.cached));
-        let ev = stream(reply("application/json", SSE.into()), 8).unwrap();
-        assert_eq!(text(&ev), "h\u{e9}llo w\u{f6}rld");
-        let e = stream(reply("text/html", b"<html></html>".to_vec()), 8).unwrap_err();
-        assert!(e.to_string().contains("text/html"), "{e}");
     }
 }

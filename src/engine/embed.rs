@@ -1,0 +1,56 @@
+//! `embed`: embeddings (WIT `gateway.embed`).
+
+use super::Gateway;
+use super::call::no_trace;
+use super::env::Env;
+use super::exchange::with_status;
+use super::target::Target;
+use crate::error::Result;
+use crate::ports::Http;
+use crate::provider;
+use crate::types::{EmbedOptions, EmbedOutput};
+use crate::validate::check_model;
+
+impl Gateway {
+    /// Embeddings (WIT `gateway.embed`): one provider, retried by the
+    /// gateway's policy, admitted and accounted like a chat call.
+    pub fn embed<H: Http>(
+        &self,
+        env: &Env<'_, H>,
+        model: &str,
+        input: &[String],
+        opts: &EmbedOptions,
+    ) -> Result<EmbedOutput> {
+        let mut call = self.begin(env, "embed", model, &[]);
+        let result = (|| {
+            check_model(model)?;
+            let endpoint = self.resolve_provider(model, opts.provider.as_deref())?;
+            let target = Target {
+                endpoint,
+                model: model.to_owned(),
+            };
+            self.check_allowed(&target)?;
+            let req = provider::build_embed(endpoint, model, input, opts)?;
+            call.admit(Some(&endpoint.name), model, None)?;
+            call.check_budget()?;
+            let deadline = call.deadline(opts.timeout_ms);
+            let (vectors, usage, reported) =
+                call.attempt_one(&self.retry, deadline, &target, |t| {
+                    let (res, status) = self.exchange(env, t.endpoint, &req, deadline);
+                    let res = res.and_then(|(head, bytes)| {
+                        provider::parse_embed(t.endpoint.wire, &bytes, input.len())
+                            .map_err(|e| with_status(e, head.status))
+                    });
+                    (res, status)
+                })?;
+            call.settle(&target, None, usage.as_ref())?;
+            Ok(EmbedOutput {
+                embeddings: vectors,
+                usage,
+                provider: endpoint.name.clone(),
+                model: reported.unwrap_or_else(|| model.to_owned()),
+            })
+        })();
+        call.end(result, no_trace)
+    }
+}

@@ -1,0 +1,17 @@
+//! One provider/model pair a call may try.
+
+use crate::config::Endpoint;
+
+/// One provider/model pair to try.
+#[derive(Debug, Clone)]
+pub(crate) struct Target<'g> {
+    pub endpoint: &'g Endpoint,
+    pub model: String,
+}
+
+impl Target<'_> {
+    /// The provider's configured name.
+    pub fn provider(&self) -> &str {
+        &self.endpoint.name
+    }
+}
