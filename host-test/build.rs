@@ -28,6 +28,7 @@ fn main() -> Result<(), Error> {
         println!("cargo::rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo::rerun-if-env-changed=AI_GATEWAY_WASM_OVERRIDE");
+    ensure_wasm_target()?;
     let target_dir = root.join("target").join("guest");
     let out = target_dir.join("wasm32-wasip2").join("release");
     println!(
@@ -80,6 +81,43 @@ fn main() -> Result<(), Error> {
         out.join("ai_gateway_proxy.wasm").display()
     );
     Ok(())
+}
+
+/// The guest target's standard library must be installed for the active
+/// toolchain. rustup adds a toolchain file's `targets` only when it installs
+/// the toolchain, so a machine that already had Rust 1.95.0 lacks it: add it
+/// here, before anything slow, or say exactly what to run.
+fn ensure_wasm_target() -> Result<(), Error> {
+    const TARGET: &str = "wasm32-wasip2";
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("running {rustc} --print sysroot: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir() {
+        return Ok(());
+    }
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add", TARGET]);
+    if let Ok(t) = std::env::var("RUSTUP_TOOLCHAIN") {
+        cmd.args(["--toolchain", &t]);
+    }
+    println!(
+        "cargo::warning=the {TARGET} target is missing for this toolchain: running rustup target add {TARGET}"
+    );
+    match cmd.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!(
+            "`rustup target add {TARGET}` failed ({s}); run it yourself, then build again"
+        )
+        .into()),
+        Err(_) => Err(format!(
+            "the {TARGET} target is missing and rustup is not on PATH: install the target's standard library for {} (with rustup: `rustup target add {TARGET}`)",
+            sysroot.display()
+        )
+        .into()),
+    }
 }
 
 fn build_guest(root: &Path, target_dir: &Path, package: &str, extra: &[&str]) -> Result<(), Error> {

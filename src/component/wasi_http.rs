@@ -225,11 +225,21 @@ impl Http for WasiHttp {
             return send_to_component(req);
         }
         let (scheme, authority, path) = split_url(&req.url)?;
-        let entries: Vec<(String, Vec<u8>)> = req
+        let mut entries: Vec<(String, Vec<u8>)> = req
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
             .collect();
+        // The body is complete in memory: say its length, so the request is
+        // not sent chunked (servers that refuse chunked bodies answer 411,
+        // and simple ones read an empty body). `validate::check_header`
+        // keeps callers from setting it themselves.
+        if req.method == h::Method::Post || !req.body.is_empty() {
+            entries.push((
+                "content-length".to_owned(),
+                req.body.len().to_string().into_bytes(),
+            ));
+        }
         let fields = Fields::from_list(&entries)
             .map_err(|e| TransportError::Invalid(format!("invalid request header: {e:?}")))?;
         let out = OutgoingRequest::new(fields);
