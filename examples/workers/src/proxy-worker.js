@@ -1,21 +1,21 @@
 // The OpenAI-compatible proxy as a Cloudflare Worker: the composed
 // proxy.wasm (proxy component + the unmodified ai-gateway.wasm, `wac plug`)
 // transpiled by jco in JSPI mode. Its `wasi:http/incoming-handler` export
-// serves every request through preview2-shim's `handleIncomingRequest`.
+// serves every request through ./http-bridge.js, which streams: the Response
+// is returned when the component sets it, and each write of the component
+// reaches the client as it is made (SSE events arrive one by one).
 //
 // Imports:
+//   wasi:http/types              ./http-bridge.js for the server side,
+//                                preview2-shim for outgoing requests (fetch)
 //   wasi:*                       preview2-shim (fetch, platform clocks/random)
 //   wasi:keyvalue (draft2)       ./keyvalue.js over the AI_STATE KV binding
 //   fermyon:spin/variables       the Worker's vars and secrets: variable
 //                                `gateway_config` is env.GATEWAY_CONFIG (or
 //                                env.gateway_config), and so on
-//
-// Limitation: preview2-shim's bridge buffers the whole response before
-// returning it, so SSE from this Worker arrives in one piece (correct
-// chunks, no incremental delivery). The JSON API in worker.js streams.
 
 import { WASIShim } from "@bytecodealliance/preview2-shim/instantiation";
-import { http } from "@bytecodealliance/preview2-shim";
+import { serveStreaming, streamingHttpTypes } from "./http-bridge.js";
 import { instantiate } from "../dist/proxy/proxy.js";
 import { keyvalueImports } from "./keyvalue.js";
 import { PROXY_CORES } from "../dist/proxy/cores.js";
@@ -45,6 +45,7 @@ async function proxyFor(env) {
   instance ??= (async () => {
     const imports = withUnversionedNames({
       ...new WASIShim().getImportObject({ asVersion: "0.2.6" }),
+      "wasi:http/types@0.2.6": streamingHttpTypes,
       ...keyvalueImports(env),
       ...variablesImports(env),
     });
@@ -59,9 +60,12 @@ async function proxyFor(env) {
 }
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     const proxy = await proxyFor(env);
     const handler = proxy.incomingHandler ?? proxy["wasi:http/incoming-handler@0.2.6"];
-    return http.handleIncomingRequest(request, (req, out) => handler.handle(req, out));
+    const { response, done } = await serveStreaming(request, (req, out) => handler.handle(req, out));
+    // The component keeps writing the body after the Response is returned.
+    ctx.waitUntil(done);
+    return response;
   },
 };

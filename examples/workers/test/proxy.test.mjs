@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 
 const here = dirname(fileURLToPath(import.meta.url));
+const FIXTURES = resolve(here, "../../../tests/fixtures");
 const dist = resolve(here, "../dist");
 const MOCK = process.env.MOCK_URL;
 assert.ok(MOCK, "MOCK_URL must point at the mock upstream");
@@ -32,6 +33,8 @@ const gatewayConfig = {
 };
 
 let mf;
+// When each chunk of the upstream's replies reached the Worker (ms, performance.now()).
+let upstreamChunks = [];
 
 before(async () => {
   const cores = readFileSync(`${dist}/PROXY_CORES`, "utf8").trim().split("\n");
@@ -53,7 +56,19 @@ before(async () => {
       const headers = new Headers(request.headers);
       for (const h of ["content-length", "host", "connection", "transfer-encoding"]) headers.delete(h);
       const body = request.method === "GET" ? undefined : await request.arrayBuffer();
-      return fetch(request.url, { method: request.method, headers, body });
+      const upstream = await fetch(request.url, { method: request.method, headers, body });
+      // Pass the body on chunk by chunk, noting when each one arrived.
+      const reader = upstream.body.getReader();
+      const relayed = new ReadableStream({
+        async pull(c) {
+          const { done, value } = await reader.read();
+          if (done) return c.close();
+          upstreamChunks.push(performance.now());
+          c.enqueue(value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      return new Response(relayed, { status: upstream.status, headers: upstream.headers });
     },
   });
 });
@@ -109,4 +124,47 @@ test("proxy: models, auth and OpenAI-shaped errors", async () => {
   assert.equal(r.status, 429);
   const e = (await r.json()).error;
   assert.equal(e.message, "slow down");
+});
+
+test("proxy: SSE streams through workerd, the first event before the upstream has finished", async () => {
+  await mock.reset();
+  // The recorded OpenAI stream (18 events), one event every 150 ms.
+  const PACE_MS = 150;
+  const sse = readFileSync(`${FIXTURES}/openai/text_with_usage.sse`, "utf8");
+  const upstreamEvents = sse.split("\n\n").filter((e) => e.trim()).length;
+  await mock.reply({ status: 200, headers: [["content-type", "text/event-stream"]], body: sse, sse_delay_ms: PACE_MS });
+  upstreamChunks = [];
+  const t0 = performance.now();
+  const r = await chat({ model: "mock-model", messages: [{ role: "user", content: "stream" }], stream: true, stream_options: { include_usage: true } });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("content-type"), /^text\/event-stream/);
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let firstEventAt;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += value;
+    if (firstEventAt === undefined && text.includes("\n\n")) firstEventAt = performance.now();
+  }
+  const endAt = performance.now();
+  const lastUpstreamAt = upstreamChunks.at(-1);
+  const ms = (t) => Math.round(t - t0);
+  console.log(
+    `proxy SSE on workerd: first event at ${ms(firstEventAt)} ms; upstream's last chunk reached the Worker at ` +
+      `${ms(lastUpstreamAt)} ms (${upstreamChunks.length} chunks, ${PACE_MS} ms apart); stream ended at ${ms(endAt)} ms`,
+  );
+  assert.ok(upstreamChunks.length >= upstreamEvents - 1, `the upstream was paced (${upstreamChunks.length} chunks)`);
+  assert.ok(firstEventAt < lastUpstreamAt, "the first event reached the client before the upstream's last chunk was sent");
+  assert.ok(lastUpstreamAt - firstEventAt > (upstreamEvents / 2) * PACE_MS, "and well before: more than half the stream was still to come");
+
+  // The stream itself is exactly right: every chunk, the usage chunk, one [DONE].
+  const events = text.split("\n\n").filter(Boolean).map((e) => e.replace(/^data: /, ""));
+  assert.equal(events.filter((e) => e === "[DONE]").length, 1);
+  assert.equal(events.at(-1), "[DONE]");
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+  const content = chunks.flatMap((c) => c.choices).map((c) => c.delta?.content ?? "").join("");
+  assert.equal(content, '{"city":"San Francisco","temperature":61,"units":"f"}');
+  assert.equal(chunks.filter((c) => c.choices.some((x) => x.finish_reason)).length, 1, "one finish_reason");
+  assert.equal(chunks.at(-1).usage.prompt_tokens, 79);
 });
