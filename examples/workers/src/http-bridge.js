@@ -348,8 +348,8 @@ export const streamingHttpTypes = {
  * Serve `request` through a component's `wasi:http/incoming-handler.handle`.
  * Resolves as soon as the component calls `response-outparam.set`, with a
  * `Response` whose body streams what the component writes. The returned
- * `done` settles when `handle` returns; pass it to `ctx.waitUntil` so the
- * isolate keeps running the component until then.
+ * `done` settles when `handle` returns (rejects when it failed); pass it to
+ * `ctx.waitUntil` so the isolate keeps running the component until then.
  */
 export async function serveStreaming(request, handle) {
   const bytes = request.body ? new Uint8Array(await request.arrayBuffer()) : new Uint8Array();
@@ -370,7 +370,13 @@ export async function serveStreaming(request, handle) {
         const body = ResponseOutparam.body(out);
         if (body) ResponseBody.abort(body, error instanceof Error ? error : new Error(String(error)));
       }
+      throw error;
     },
   );
-  return { response: await response, done };
+  try {
+    return { response: await response, done };
+  } catch (e) {
+    done.catch(() => {});
+    throw e;
+  }
 }

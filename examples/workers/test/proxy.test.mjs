@@ -168,3 +168,18 @@ test("proxy: SSE streams through workerd, the first event before the upstream ha
   assert.equal(chunks.filter((c) => c.choices.some((x) => x.finish_reason)).length, 1, "one finish_reason");
   assert.equal(chunks.at(-1).usage.prompt_tokens, 79);
 });
+
+test("proxy: concurrent streams on one isolate all complete, each with one [DONE]", async () => {
+  await mock.reset();
+  const body = { model: "mock-model", messages: [{ role: "user", content: "stream" }], stream: true };
+  const texts = await Promise.all(Array.from({ length: 3 }, async () => {
+    const r = await chat(body);
+    assert.equal(r.status, 200);
+    return r.text();
+  }));
+  for (const t of texts) {
+    const events = t.split("\n\n").filter(Boolean);
+    assert.equal(events.filter((e) => e === "data: [DONE]").length, 1);
+    assert.equal(events.at(-1), "data: [DONE]");
+  }
+});
