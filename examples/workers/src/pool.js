@@ -10,7 +10,7 @@
 // (or makes one, in its own request context) and gives it back when its
 // call -- or its stream -- is over. Instances are never waited for.
 //
-// Each instance holds its own linear memory (a few MB) and its own opened
+// Each instance holds its own linear memory and its own opened
 // gateway; all state that must be shared (cache, cost totals, rate-limit
 // counters) is in wasi:keyvalue, i.e. KV and the Durable Object.
 

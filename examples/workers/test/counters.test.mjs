@@ -143,3 +143,28 @@ test("budget: concurrent calls through three Workers; totals exact, then every W
   }
   assert.equal((await getJson(workers[2], "/costs")).costMicroUsd, ok * PRICE, "a refused call writes no cost");
 });
+
+test("compare-and-swap on the Durable Object: concurrent read-swap loops lose no update", async () => {
+  const { mf } = await cluster({});
+  const ns = await mf.getDurableObjectNamespace("AI_COUNTERS", WORKERS[0]);
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const addOne = async () => {
+    const stub = ns.get(ns.idFromName("cas-test"));
+    let current = await stub.get("n");
+    let tries = 0;
+    for (;;) {
+      tries++;
+      const next = enc.encode(String(Number(current === null ? 0 : dec.decode(current)) + 1));
+      const r = await stub.swap("n", current, next);
+      if (r.swapped) return tries;
+      current = r.current;
+    }
+  };
+  const tries = await Promise.all(Array.from({ length: 10 }, addOne));
+  const stub = ns.get(ns.idFromName("cas-test"));
+  assert.equal(dec.decode(await stub.get("n")), "10");
+  assert.ok(tries.some((t) => t > 1), `some swaps lost a race and retried (${tries})`);
+  assert.equal((await stub.swap("absent", null, enc.encode("x"))).swapped, true);
+  assert.equal((await stub.swap("absent", null, enc.encode("y"))).swapped, false);
+});
