@@ -25,9 +25,10 @@
 //
 // Backpressure: the body stream holds at most HIGH_WATER bytes the client
 // has not read; beyond that `check-write` grants 0 and the blocking calls
-// wait until workerd pulls. When the client goes away the stream is
-// cancelled and the component's next write fails with `closed`, so it stops
-// (and drops the upstream request).
+// wait until workerd pulls. When the client goes away the component's next
+// write fails with `closed`, so it stops (and drops the upstream request).
+// workerd tells us through `request.signal` (compatibility flag
+// `enable_request_signal`); it does not cancel the body stream itself.
 
 import { types as shimTypes } from "@bytecodealliance/preview2-shim/http";
 import { inputStreamCreate, outputStreamCreate, pollableCreate } from "@bytecodealliance/preview2-shim/io";
@@ -174,11 +175,7 @@ class ResponseBody {
           this.#controller = c;
         },
         pull: () => this.#wakeWriters(),
-        cancel: () => {
-          // The client went away: the next write fails with `closed`.
-          this.#cancelled = true;
-          this.#wakeWriters();
-        },
+        cancel: () => this.#cancel(),
       },
       { highWaterMark: HIGH_WATER, size: (chunk) => chunk.byteLength },
     );
@@ -208,6 +205,14 @@ class ResponseBody {
     });
   }
 
+  /** The client went away: the next write fails with `closed`. */
+  #cancel() {
+    this.#cancelled = true;
+    this.#wakeWriters();
+  }
+  static clientGone(body) {
+    body.#cancel();
+  }
   #check() {
     if (this.#cancelled || this.#closed) throw { tag: "closed" };
   }
@@ -360,6 +365,10 @@ export async function serveStreaming(request, handle) {
     reject = rej;
   });
   const out = new ResponseOutparam(resolve);
+  request.signal?.addEventListener("abort", () => {
+    const body = ResponseOutparam.body(out);
+    if (body) ResponseBody.clientGone(body);
+  });
   const done = (async () => handle(new IncomingRequest(request, bytes), out))().then(
     () => {
       if (!ResponseOutparam.used(out)) reject(new Error("the component returned without setting its response"));

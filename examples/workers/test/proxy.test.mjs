@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
@@ -45,6 +46,7 @@ before(async () => {
     ],
     modulesRoot: dist,
     compatibilityDate: "2026-08-01",
+    compatibilityFlags: ["enable_request_signal"],
     kvNamespaces: ["AI_STATE"],
     bindings: {
       GATEWAY_CONFIG: JSON.stringify(gatewayConfig),
@@ -181,5 +183,79 @@ test("proxy: concurrent streams on one isolate all complete, each with one [DONE
     const events = t.split("\n\n").filter(Boolean);
     assert.equal(events.filter((e) => e === "data: [DONE]").length, 1);
     assert.equal(events.at(-1), "data: [DONE]");
+  }
+});
+
+test("proxy: a client that goes away mid-stream stops the upstream request", async () => {
+  // miniflare's outboundService does not pass a cancelled body on to Node,
+  // so here the Worker fetches straight from a small Node relay in front of
+  // the mock, which sees the Worker's socket close.
+  const sse = readFileSync(`${FIXTURES}/openai/text_with_usage.sse`, "utf8");
+  let relayed = 0;
+  let upstreamClosedAt;
+  let upstreamDoneAt;
+  const relay = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const up = await fetch(`${MOCK}${req.url}`, { method: req.method, headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) });
+    res.writeHead(up.status, { "content-type": up.headers.get("content-type") ?? "text/event-stream" });
+    res.on("close", () => (upstreamClosedAt ??= performance.now()));
+    for await (const c of up.body) {
+      if (res.destroyed) break;
+      res.write(c);
+      relayed++;
+    }
+    upstreamDoneAt = performance.now();
+    res.end();
+  });
+  await new Promise((ok) => relay.listen(0, "127.0.0.1", ok));
+  const RELAY = `http://127.0.0.1:${relay.address().port}`;
+  const cores = readFileSync(`${dist}/PROXY_CORES`, "utf8").trim().split("\n");
+  const direct = new Miniflare({
+    modules: [
+      { type: "ESModule", path: `${dist}/proxy-worker.js`, contents: readFileSync(`${dist}/proxy-worker.js`, "utf8") },
+      ...cores.map((f) => ({ type: "CompiledWasm", path: `${dist}/proxy/${f}`, contents: readFileSync(`${dist}/proxy/${f}`) })),
+    ],
+    modulesRoot: dist,
+    compatibilityDate: "2026-08-01",
+    compatibilityFlags: ["enable_request_signal"],
+    kvNamespaces: ["AI_STATE"],
+    bindings: {
+      GATEWAY_CONFIG: JSON.stringify({ ...gatewayConfig, providers: gatewayConfig.providers.map((p) => ({ ...p, base_url: p.base_url.replace(MOCK, RELAY) })) }),
+      UPSTREAM_KEY: "sk-upstream-worker",
+      CLIENT_KEY: "sk-proxy-worker-client",
+    },
+  });
+  try {
+    await mock.reset();
+    await mock.reply({ status: 200, headers: [["content-type", "text/event-stream"]], body: sse, sse_delay_ms: 100 });
+    const url = new URL("/v1/chat/completions", await direct.ready);
+    const payload = JSON.stringify({ model: "mock-model", messages: [{ role: "user", content: "stream" }], stream: true });
+    let goneAt;
+    await new Promise((done, fail) => {
+      const req = http.request(url, { method: "POST", headers: auth }, (res) => {
+        if (res.statusCode !== 200) {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => fail(new Error(`status ${res.statusCode}: ${text}`)));
+          return;
+        }
+        res.once("data", () => {
+          goneAt = performance.now();
+          req.destroy();
+          done();
+        });
+      });
+      req.on("error", (e) => (e.code === "ECONNRESET" ? undefined : fail(e)));
+      req.end(payload);
+    });
+    // The upstream would send its 18 events over ~1.7 s; wait past that.
+    await new Promise((ok) => setTimeout(ok, 2500));
+    console.log(`client gone after its first chunk: upstream request closed ${Math.round(upstreamClosedAt - goneAt)} ms later, ${relayed} of 18 chunks relayed`);
+    assert.ok(upstreamClosedAt !== undefined, "the Worker closed its upstream request");
+    assert.ok(relayed < 12, `the Worker stopped reading the upstream (${relayed} chunks)`);
+  } finally {
+    await direct.dispose();
+    relay.close();
   }
 });
