@@ -42,7 +42,7 @@ const bundle = (entry, out) =>
     platform: "neutral",
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
-    external: ["*.wasm"],
+    external: ["*.wasm", "cloudflare:*"],
     outfile: resolve(dist, out),
     logLevel: "warning",
   });

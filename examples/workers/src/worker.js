@@ -1,13 +1,17 @@
 // A Cloudflare Worker that runs the unmodified ai-gateway.wasm component
 // (transpiled by jco in JSPI mode). WASI comes from preview2-shim (its
 // browser build: wasi:http over fetch, clocks and random over the platform);
-// wasi:keyvalue comes from ./keyvalue.js over Workers KV.
+// wasi:keyvalue comes from ./keyvalue.js over Workers KV, with the buckets
+// that hold counters (costs, rate limits) in a Durable Object when the
+// AI_COUNTERS binding exists (exact across isolates; see README.md).
 //
 // HTTP API (JSON in, JSON out):
 //   POST /run           {model, input, options?}        -> ai-output
 //   POST /stream        {model, input, options?}        -> text/event-stream of stream events
 //   POST /run-fallback  {entries, input, options?}      -> ai-output
 //   GET  /providers                                      -> {providers, default}
+//   GET  /costs                                          -> cost totals (needs COST_CONFIG)
+//   GET  /budget                                         -> budget status (needs a budget)
 // Errors: {"error": {"type", "message", ...}} with a status per error kind.
 //
 // Inputs use the component's own shapes, JSON-friendly: `input` is
@@ -18,26 +22,27 @@ import { instantiate } from "../dist/transpiled/ai_gateway.js";
 import core1 from "./transpiled/ai_gateway.core.wasm";
 import core2 from "./transpiled/ai_gateway.core2.wasm";
 import core3 from "./transpiled/ai_gateway.core3.wasm";
-import { keyvalueImports } from "./keyvalue.js";
+import { keyvalueImports, counterBuckets } from "./keyvalue.js";
+import { instancePool } from "./pool.js";
+
+// The Durable Object class behind AI_COUNTERS (wrangler.toml binds it).
+export { GatewayCounters } from "./counters.js";
 
 const cores = { "ai_gateway.core.wasm": core1, "ai_gateway.core2.wasm": core2, "ai_gateway.core3.wasm": core3 };
 
-// One component instance and one opened gateway per isolate, reused across
-// requests: the configuration is parsed once.
-let ready = null;
+// Opened gateways (each its own component instance), one per request in
+// flight and reused by later requests: see pool.js for why they are not shared.
+let pool = null;
 
-async function gatewayFor(env) {
-  ready ??= (async () => {
-    const imports = withUnversionedNames({ ...new WASIShim().getImportObject({ asVersion: "0.2.6" }), ...keyvalueImports(env) });
+function poolFor(env) {
+  pool ??= instancePool(async () => {
+    const config = configFrom(env);
+    const kv = keyvalueImports(env, { counterBuckets: counterBuckets(env, [config.cost?.bucket, config.rateLimits?.bucket]) });
+    const imports = withUnversionedNames({ ...new WASIShim().getImportObject({ asVersion: "0.2.6" }), ...kv });
     const component = await instantiate((path) => cores[path], imports);
-    return component.api.open(configFrom(env));
-  })();
-  try {
-    return await ready;
-  } catch (e) {
-    ready = null;
-    throw e;
-  }
+    return component.api.open(config);
+  });
+  return pool;
 }
 
 /** jco looks imports up by `ns:pkg/iface` (its typings say `...@version`): give both. */
@@ -74,12 +79,51 @@ export function configFrom(env) {
     retry: { maxAttempts: Number(env.RETRY_MAX_ATTEMPTS || 2), retryOn: [], initialBackoffMs: 200n, maxBackoffMs: 4000n, maxRetryAfterMs: 30000n },
     chains: [],
     cache: ttl > 0 ? { bucket: "cache", ttlSeconds: ttl, namespace: undefined, streams: true } : undefined,
-    cost: undefined,
-    rateLimits: undefined,
+    cost: costFrom(env.COST_CONFIG),
+    rateLimits: rateLimitsFrom(env.RATE_LIMITS),
     allowlist: undefined,
     logging: undefined,
     timeoutMs: BigInt(env.TIMEOUT_MS || 60000),
     attemptTimeouts: undefined,
+  };
+}
+
+const big = (v) => (v === undefined || v === null ? undefined : BigInt(v));
+const parsed = (v) => (typeof v === "string" ? JSON.parse(v) : v);
+
+/**
+ * COST_CONFIG (JSON, the WIT `cost-config` in camelCase):
+ * {"pricing": [{"model", "input", "output", "cacheRead"?, "cacheWrite"?, "reasoning"?}],
+ *  "budgetMicroUsd"?, "bucket"?, "keyPrefix"?}; prices in micro-USD per million tokens.
+ */
+export function costFrom(raw) {
+  if (!raw) return undefined;
+  const c = parsed(raw);
+  return {
+    pricing: (c.pricing ?? []).map((p) => ({
+      model: p.model, input: BigInt(p.input), output: BigInt(p.output),
+      cacheRead: big(p.cacheRead), cacheWrite: big(p.cacheWrite), reasoning: big(p.reasoning),
+    })),
+    budgetMicroUsd: big(c.budgetMicroUsd),
+    bucket: c.bucket ?? undefined,
+    keyPrefix: c.keyPrefix ?? undefined,
+  };
+}
+
+/**
+ * RATE_LIMITS (JSON, the WIT `rate-limit-config` in camelCase):
+ * {"bucket", "limits": [{"name", "scope": "global"|"provider"|"model"|"caller",
+ *  "windowSeconds", "maxRequests"?, "maxTokens"?}]}.
+ */
+export function rateLimitsFrom(raw) {
+  if (!raw) return undefined;
+  const c = parsed(raw);
+  return {
+    bucket: c.bucket,
+    limits: (c.limits ?? []).map((l) => ({
+      name: l.name, scope: l.scope ?? "global", windowSeconds: Number(l.windowSeconds),
+      maxRequests: big(l.maxRequests), maxTokens: big(l.maxTokens),
+    })),
   };
 }
 
@@ -173,12 +217,15 @@ function json(v, status = 200) {
 
 // ------------------------------------------------------------ handlers
 
-async function handle(request, env) {
+/** `lease.gw` is this request's gateway; `/stream` keeps it (`lease.held`) until the stream ends. */
+async function handle(request, lease) {
   const url = new URL(request.url);
-  const gw = await gatewayFor(env);
+  const gw = lease.gw;
   if (request.method === "GET" && url.pathname === "/providers") {
     return json({ providers: gw.providers(), default: gw.defaultProvider() ?? null });
   }
+  if (request.method === "GET" && url.pathname === "/costs") return json(await gw.costs());
+  if (request.method === "GET" && url.pathname === "/budget") return json(await gw.budget());
   if (request.method !== "POST") return json({ error: { type: "validation", message: "use POST" } }, 405);
   let body;
   try {
@@ -194,10 +241,23 @@ async function handle(request, env) {
     case "/stream": {
       const stream = await gw.stream(String(body.model ?? ""), inputFrom(body.input), optionsFrom(body.options));
       const enc = new TextEncoder();
+      // The stream belongs to this request's instance: give it back at the end.
+      lease.held = true;
+      const finish = (ok) => {
+        stream[Symbol.dispose]?.();
+        lease.end(ok);
+      };
       const body$ = new ReadableStream({
         async pull(controller) {
-          const e = await stream.next();
+          let e;
+          try {
+            e = await stream.next();
+          } catch (err) {
+            finish(false);
+            throw err;
+          }
           if (e === undefined) {
+            finish(true);
             controller.close();
             return;
           }
@@ -205,7 +265,7 @@ async function handle(request, env) {
         },
         cancel() {
           // Dropping the resource closes the upstream request.
-          stream[Symbol.dispose]?.();
+          finish(true);
         },
       });
       return new Response(body$, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
@@ -217,12 +277,36 @@ async function handle(request, env) {
 
 export default {
   async fetch(request, env) {
+    const pool = poolFor(env);
+    let gw;
     try {
-      return await handle(request, env);
+      gw = await pool.acquire();
+    } catch (e) {
+      if (e && e.payload && typeof e.payload.tag === "string") return errorResponse(e.payload);
+      return json({ error: { type: "internal", message: String(e?.message ?? e) } }, 500);
+    }
+    const lease = {
+      gw,
+      held: false,
+      ended: false,
+      end(ok) {
+        if (this.ended) return;
+        this.ended = true;
+        if (ok) pool.release(gw);
+        else pool.discard(gw);
+      },
+    };
+    let ok = true;
+    try {
+      return await handle(request, lease);
     } catch (e) {
       if (e instanceof BadRequest) return json({ error: { type: "validation", message: e.message } }, 400);
       if (e && e.payload && typeof e.payload.tag === "string") return errorResponse(e.payload);
+      // Not a gateway error (a trap, a bug): do not reuse this instance.
+      ok = false;
       return json({ error: { type: "internal", message: String(e?.message ?? e) } }, 500);
+    } finally {
+      if (!lease.held) lease.end(ok);
     }
   },
 };

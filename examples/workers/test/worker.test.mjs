@@ -154,3 +154,21 @@ test("run-fallback: the Universal Endpoint chain, serving provider from cf-aig-s
   const steps = JSON.parse(req.body);
   assert.deepEqual(steps.map((s) => [s.provider, s.endpoint]), [["openai", "chat/completions"], ["anthropic", "v1/messages"]]);
 });
+
+test("concurrent requests on one isolate: each gets its own instance, none is cancelled as hung", async () => {
+  await mock.reset();
+  const calls = [
+    ...Array.from({ length: 6 }, (_, i) => post("/run", { model: "gpt-4o", input: { prompt: `c${i}` }, options: { cache: "bypass" } })),
+    ...Array.from({ length: 2 }, (_, i) => post("/stream", { model: "gpt-4o", input: { prompt: `s${i}` }, options: { cache: "bypass" } })),
+  ];
+  const bodies = await Promise.all(calls.map(async (p) => {
+    const r = await p;
+    return [r.status, await r.text()];
+  }));
+  assert.deepEqual(bodies.map(([s]) => s), Array(8).fill(200), bodies.map(([, b]) => b.slice(0, 200)).join("\n"));
+  for (const [, b] of bodies.slice(6)) {
+    const events = b.split("\n\n").filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, "")));
+    assert.equal(events.filter((e) => e.type === "done" || e.type === "error").length, 1);
+    assert.equal(events.at(-1).type, "done");
+  }
+});
