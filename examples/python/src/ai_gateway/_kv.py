@@ -25,18 +25,52 @@ Resource ownership, the part that is easy to get wrong in wasmtime-py:
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from typing import Any, Callable
 
 import wasmtime.component as wc
+from wasmtime import _ffi as ffi
 
 KV_STORE = "wasi:keyvalue/store@0.2.0-draft2"
 KV_ATOMICS = "wasi:keyvalue/atomics@0.2.0-draft2"
 BUCKET_TYPE = 0xB0C4
 
 
-def _other(message: str) -> wc.Variant:
-    return wc.Variant("other", message)
+class Err:
+    """The `err` case of a `result` returned by a host function.
+
+    wasmtime-py (50) picks the case of an untagged result by the Python
+    class of the value, and an `option` ok type claims every class (its
+    `none` case counts as `object`), so a plain error value for
+    `result<option<list<u8>>, error>` (`bucket.get`) is taken for the ok case
+    and fails to lower -- a store failure could then only trap. `Err` names
+    the case explicitly; `_lower_result` below teaches wasmtime-py that.
+    """
+
+    def __init__(self, payload: Any):
+        self.payload = payload
+
+
+_original_lower = wc.ResultType._lower
+
+
+def _lower_result(self: Any, store: Any, val: Any) -> Any:
+    if isinstance(val, Err):
+        if self.err is None:
+            return ("err", None)
+        raw = ffi.wasmtime_component_val_t()
+        self.err.convert_to_c(store, val.payload, ctypes.pointer(raw))
+        return ("err", ffi.wasmtime_component_val_new(ctypes.byref(raw)))
+    return _original_lower(self, store, val)
+
+
+if getattr(wc.ResultType._lower, "__name__", "") != "_lower_result":
+    wc.ResultType._lower = _lower_result  # type: ignore[method-assign]
+
+
+def _other(message: str) -> Err:
+    return Err(wc.Variant("other", message))
 
 
 class DictKeyValue:
@@ -74,7 +108,8 @@ class DictKeyValue:
 
     def _guard(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Count the call; a Python exception becomes the store's `other`
-        error instead of a trap that would kill the instance."""
+        error instead of a trap that would kill the instance. (Every
+        function defined here returns a `result<_, error>`.)"""
 
         def call(store: Any, *args: Any) -> Any:
             self.calls[name] = self.calls.get(name, 0) + 1

@@ -14,7 +14,6 @@ Variants are ``{"tag": case, "val": payload}``; enums are their case name.
 they cannot drift from the WIT unnoticed.
 """
 
-from __future__ import annotations
 
 from typing import Literal, Optional, Required, TypedDict, Union
 
@@ -157,7 +156,7 @@ class FallbackEntry(TypedDict):
 
 
 class FallbackChain(TypedDict, total=False):
-    entries: Required[list[FallbackEntry]]
+    entries: list[FallbackEntry]
     on: list[ErrorKind]
 
 
@@ -379,7 +378,7 @@ class ProviderModels(TypedDict, total=False):
 AllowlistConfig = list[ProviderModels]
 
 GatewayConfig = TypedDict("GatewayConfig", {
-    "providers": Required[list[ProviderConfig]],
+    "providers": list[ProviderConfig],
     "default-provider": Optional[str],
     "cf-gateway": Optional[CfGatewayConfig],
     "router": Optional[RouterConfig],
