@@ -3,7 +3,8 @@
     python example.py "Hello"            # OPENAI_API_KEY set: the real API
     MOCK_URL=http://127.0.0.1:PORT python example.py "Hello"   # a mock upstream
 
-AI_GATEWAY_WASM points at the component (default: the one host-test builds).
+Needs the package: pip install ./examples/python. AI_GATEWAY_WASM points at
+the component (default: the one host-test builds).
 """
 
 import os

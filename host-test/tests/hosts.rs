@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use host_test::client::{Client, sse_data};
-use host_test::host::{InstanceConfig, gateway_wasm};
+use host_test::host::{InstanceConfig, allowlist_wasm, gateway_wasm};
 use host_test::kv::KvStore;
 use host_test::mock::{MockServer, Reply};
 use serde_json::json;
@@ -87,15 +87,16 @@ async fn python_wasmtime_runs_the_component() {
     let python = dir.join(".venv/bin/python");
     assert!(
         python.exists(),
-        "examples/python needs its venv: .ci/setup creates it (pip install -r requirements.txt)"
+        "examples/python needs its venv: .ci/setup creates it (pip install ./examples/python + pytest)"
     );
     let mock = MockServer::start().await.unwrap();
     run(
         Command::new(python)
-            .args(["-m", "unittest", "-v", "test_gateway"])
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .current_dir(&dir)
             .env("MOCK_URL", mock.base_url())
             .env("AI_GATEWAY_WASM", gateway_wasm())
+            .env("AI_GATEWAY_ALLOWLIST_WASM", allowlist_wasm())
             .env("EXPECTED_SHA256", gateway_sha256()),
         "python (wasmtime-py) tests",
     );
