@@ -95,7 +95,12 @@ fn ensure_wasm_target() -> Result<(), Error> {
         .output()
         .map_err(|e| format!("running {rustc} --print sysroot: {e}"))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir() {
+    if sysroot
+        .join("lib/rustlib")
+        .join(TARGET)
+        .join("lib")
+        .is_dir()
+    {
         return Ok(());
     }
     let mut cmd = Command::new("rustup");

@@ -480,7 +480,7 @@ pub struct EmbedOptions {
     pub timeout_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbedOutput {
     pub embeddings: Vec<Vec<f32>>,
     pub usage: Option<Usage>,

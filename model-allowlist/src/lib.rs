@@ -29,13 +29,14 @@ pub struct ProviderModels {
 
 /// Whether `provider` may serve `model` under `config`: exact rules use
 /// equality, prefix rules `starts_with`; unknown providers and empty rule
-/// lists allow nothing. When a provider appears more than once, any entry
-/// may allow.
+/// lists allow nothing, and so does an empty prefix (a control that cannot
+/// decide refuses). When a provider appears more than once, any entry may
+/// allow.
 pub fn is_allowed_model(config: &[ProviderModels], provider: &str, model: &str) -> bool {
     config.iter().filter(|p| p.provider == provider).any(|p| {
         p.models.iter().any(|m| match m {
             ModelMatcher::Exact(e) => e == model,
-            ModelMatcher::Prefix(pre) => model.starts_with(pre.as_str()),
+            ModelMatcher::Prefix(pre) => !pre.is_empty() && model.starts_with(pre.as_str()),
         })
     })
 }
@@ -94,6 +95,17 @@ mod tests {
         let a = Allowlist::new(cfg());
         assert!(a.is_allowed("groq", "llama-3.1-8b-instant"));
         assert!(!a.is_allowed("groq", "llama-3.2-1b"));
+    }
+
+    #[test]
+    fn allowlist_empty_prefix_matches_nothing() {
+        let cfg = vec![ProviderModels {
+            provider: "openai".into(),
+            models: vec![ModelMatcher::Prefix(String::new())],
+        }];
+        assert!(!is_allowed_model(&cfg, "openai", "gpt-4o"));
+        assert!(!is_allowed_model(&cfg, "openai", ""));
+        assert!(!Allowlist::new(cfg).is_allowed("openai", "anything"));
     }
 
     #[test]

@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::config::CacheConfig;
 use crate::error::Result;
 use crate::ports::Kv;
-use crate::types::{Input, Output, ResponseFormat, RunOptions, StreamDone, StreamEvent};
+use crate::types::{
+    EmbedOutput, Input, Output, ResponseFormat, RunOptions, StreamDone, StreamEvent,
+};
 
 const ENTRY_VERSION: u32 = 1;
 
@@ -123,14 +125,74 @@ pub fn key(
         "input": input,
         "options": output_options(options),
     });
+    format!("{ns}:cache:{}", digest(&material))
+}
+
+/// SHA-256 of `material`'s canonical JSON, in hex.
+fn digest(material: &Value) -> String {
     let mut canon = String::new();
-    canonical_json(&material, &mut canon);
+    canonical_json(material, &mut canon);
     let digest = Sha256::digest(canon.as_bytes());
     let mut hex = String::with_capacity(64);
     for b in digest {
         hex.push_str(&format!("{b:02x}"));
     }
-    format!("{ns}:cache:{hex}")
+    hex
+}
+
+/// The cache key of an embedding call: what serves it, the model, every
+/// input in order and the dimensions (all that changes the vectors).
+pub fn embed_key(
+    config: &CacheConfig,
+    target: &str,
+    model: &str,
+    input: &[String],
+    dimensions: Option<u32>,
+) -> String {
+    let ns = config.namespace.as_deref().unwrap_or("aigw");
+    let material = serde_json::json!({
+        "v": ENTRY_VERSION,
+        "op": "embed",
+        "target": target,
+        "model": model,
+        "input": input,
+        "dimensions": dimensions,
+    });
+    format!("{ns}:cache:embed:{}", digest(&material))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct EmbedEntry {
+    v: u32,
+    expires_at_ms: u64,
+    output: EmbedOutput,
+}
+
+/// A fresh embedding entry, or `None` (missing, expired, unreadable, or a
+/// store error: the cache must never fail a call).
+pub fn get_embed(kv: &dyn Kv, config: &CacheConfig, key: &str, now_ms: u64) -> Option<EmbedOutput> {
+    let bytes = kv.get(&config.bucket, key).ok()??;
+    let entry: EmbedEntry = serde_json::from_slice(&bytes).ok()?;
+    (entry.v == ENTRY_VERSION && now_ms < entry.expires_at_ms).then_some(entry.output)
+}
+
+/// Store a successful embedding output.
+pub fn put_embed(
+    kv: &dyn Kv,
+    config: &CacheConfig,
+    key: &str,
+    output: &EmbedOutput,
+    now_ms: u64,
+) -> Result<()> {
+    let entry = EmbedEntry {
+        v: ENTRY_VERSION,
+        expires_at_ms: now_ms.saturating_add(u64::from(config.ttl_seconds).saturating_mul(1000)),
+        output: output.clone(),
+    };
+    let bytes = serde_json::to_vec(&entry)
+        .map_err(|e| crate::error::GatewayError::internal(e.to_string()))?;
+    kv.set(&config.bucket, key, &bytes)?;
+    Ok(())
 }
 
 /// A fresh entry, or `None` (missing, expired, unreadable). A store error
@@ -211,6 +273,43 @@ mod tests {
 
     fn k(o: &RunOptions) -> String {
         key(&cfg(), "openai", "gpt-4o", &Input::Prompt("hi".into()), o)
+    }
+
+    #[test]
+    fn embed_key_covers_provider_model_inputs_order_and_dimensions() {
+        let c = cfg();
+        let input = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let base = embed_key(&c, "openai", "e", &input(&["a", "b"]), None);
+        assert_eq!(
+            base,
+            embed_key(&c, "openai", "e", &input(&["a", "b"]), None)
+        );
+        for other in [
+            embed_key(&c, "workers", "e", &input(&["a", "b"]), None),
+            embed_key(&c, "openai", "e2", &input(&["a", "b"]), None),
+            embed_key(&c, "openai", "e", &input(&["b", "a"]), None),
+            embed_key(&c, "openai", "e", &input(&["ab"]), None),
+            embed_key(&c, "openai", "e", &input(&["a", "b"]), Some(256)),
+        ] {
+            assert_ne!(base, other);
+        }
+        assert!(base.starts_with("aigw:cache:embed:"), "{base}");
+        assert_ne!(base, k(&RunOptions::default()));
+    }
+
+    #[test]
+    fn embed_entry_round_trips_and_expires() {
+        let kv = MemKv::default();
+        let c = cfg();
+        let out = EmbedOutput {
+            embeddings: vec![vec![0.1, -2.5e-7, 3.0]],
+            usage: None,
+            provider: "openai".into(),
+            model: "e".into(),
+        };
+        put_embed(&kv, &c, "k", &out, 1_000).unwrap();
+        assert_eq!(get_embed(&kv, &c, "k", 1_001), Some(out));
+        assert_eq!(get_embed(&kv, &c, "k", 1_000 + 60_000), None);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! `embed`: embeddings (WIT `gateway.embed`).
 
-use super::Gateway;
 use super::call::no_trace;
 use super::env::Env;
 use super::exchange::with_status;
 use super::target::Target;
+use super::{Gateway, cache};
 use crate::error::Result;
 use crate::ports::Http;
 use crate::provider;
@@ -13,7 +13,7 @@ use crate::validate::check_model;
 
 impl Gateway {
     /// Embeddings (WIT `gateway.embed`): one provider, retried by the
-    /// gateway's policy, admitted and accounted like a chat call.
+    /// gateway's policy, admitted, cached and accounted like a chat call.
     pub fn embed<H: Http>(
         &self,
         env: &Env<'_, H>,
@@ -32,6 +32,15 @@ impl Gateway {
             self.check_allowed(&target)?;
             let req = provider::build_embed(endpoint, model, input, opts)?;
             call.admit(Some(&endpoint.name), model, None)?;
+            let cache = self.cache.as_ref().map(|c| {
+                let key = cache::embed_key(c, &endpoint.name, model, input, opts.dimensions);
+                (c, key)
+            });
+            if let Some((c, k)) = &cache
+                && let Some(hit) = cache::get_embed(env.kv, c, k, env.clock.now_ms())
+            {
+                return Ok(hit);
+            }
             call.check_budget()?;
             let deadline = call.deadline(opts.timeout_ms);
             let (vectors, usage, reported) =
@@ -43,13 +52,18 @@ impl Gateway {
                     });
                     (res, status)
                 })?;
-            call.settle(&target, None, usage.as_ref())?;
-            Ok(EmbedOutput {
+            let output = EmbedOutput {
                 embeddings: vectors,
                 usage,
                 provider: endpoint.name.clone(),
                 model: reported.unwrap_or_else(|| model.to_owned()),
-            })
+            };
+            if let Some((c, k)) = &cache {
+                // A store failure must not fail a call that succeeded upstream.
+                let _ = cache::put_embed(env.kv, c, k, &output, env.clock.now_ms());
+            }
+            call.settle(&target, None, output.usage.as_ref())?;
+            Ok(output)
         })();
         call.end(result, no_trace)
     }

@@ -268,8 +268,8 @@ impl Schedule<'_> {
         self.deadline.is_some_and(|d| now >= d)
     }
 
-    /// The decision after attempt `e` on a target, with `done` retries made
-    /// so far in the call and `more` targets left after this one.
+    /// The decision after attempt `e` on a target, with `done` retries of
+    /// that target so far and `more` targets left after this one.
     fn next<H: Http>(&self, env: &Env<'_, H>, e: GatewayError, done: u32, more: bool) -> Step {
         let delay = (retries(self.policy, &e) && done.saturating_add(1) < self.policy.max_attempts)
             .then(|| delay_ms(self.policy, &e, done, env.random.next_u64()))
@@ -291,9 +291,10 @@ impl Schedule<'_> {
 
 /// The retry / fallback loop shared by every operation. `op` makes one
 /// attempt against a target and reports the HTTP status it saw. Every
-/// attempt is appended to `attempts`; retries and moves are traced. One
-/// retry counter spans the whole chain. Returns the value and the index of
-/// the target that served it.
+/// attempt is appended to `attempts`; retries and moves are traced. Each
+/// target gets the policy's own attempts (a chain's second entry is not
+/// starved by the first's retries), all within the one deadline. Returns
+/// the value and the index of the target that served it.
 pub(crate) fn execute<H: Http, T>(
     env: &Env<'_, H>,
     schedule: &Schedule<'_>,
@@ -302,9 +303,9 @@ pub(crate) fn execute<H: Http, T>(
     attempts: &mut Vec<Attempt>,
     mut op: impl FnMut(&Target<'_>) -> (Result<T>, Option<u16>),
 ) -> Result<(T, usize)> {
-    let mut retries = 0u32;
     let mut last: Option<GatewayError> = None;
     for (index, target) in targets.iter().enumerate() {
+        let mut retries = 0u32;
         loop {
             if schedule.past_deadline(env.clock.monotonic_ms()) {
                 return Err(GatewayError::timeout("the call's deadline passed"));

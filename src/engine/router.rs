@@ -1,4 +1,7 @@
-//! Model → provider routing with ordered glob routes (seed `createRouter`).
+//! Model → provider routing with ordered glob routes (`createRouter` in the
+//! TypeScript library). Patterns match ASCII letters in either case: model
+//! ids are case-insensitive at most providers, so a `GPT-*` route must not
+//! send `gpt-4o` to the fallback.
 
 use crate::config::RouterConfig;
 use crate::error::{GatewayError, Result};
@@ -34,6 +37,11 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }
 
+/// [`glob_match`] with ASCII letters compared in either case.
+pub fn glob_match_ignore_case(pattern: &str, text: &str) -> bool {
+    glob_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
+}
+
 /// A validated router.
 #[derive(Debug, Clone, Default)]
 pub struct Router {
@@ -47,6 +55,16 @@ impl Router {
                 "router route {i} has an empty pattern"
             )));
         }
+        if let Some(i) = config.routes.iter().position(|r| r.provider.is_empty()) {
+            return Err(GatewayError::validation(format!(
+                "router route {i} names an empty provider"
+            )));
+        }
+        if config.fallback.as_deref() == Some("") {
+            return Err(GatewayError::validation(
+                "router fallback names an empty provider",
+            ));
+        }
         Ok(Self { config })
     }
 
@@ -55,7 +73,7 @@ impl Router {
         self.config
             .routes
             .iter()
-            .find(|r| glob_match(&r.pattern, model))
+            .find(|r| glob_match_ignore_case(&r.pattern, model))
             .map(|r| r.provider.as_str())
             .or(self.config.fallback.as_deref())
     }
@@ -105,6 +123,49 @@ mod tests {
         assert_eq!(r.resolve("gpt-4o-mini"), Some("azure"));
         assert_eq!(r.resolve("gpt-5"), Some("openai"));
         assert_eq!(r.resolve("llama"), Some("workers"));
+    }
+
+    #[test]
+    fn router_patterns_match_either_case() {
+        let r = Router::new(RouterConfig {
+            routes: vec![Route {
+                pattern: "GPT-*".into(),
+                provider: "openai".into(),
+            }],
+            fallback: Some("workers".into()),
+        })
+        .unwrap();
+        assert_eq!(r.resolve("gpt-4o"), Some("openai"));
+        assert_eq!(r.resolve("Gpt-4O-mini"), Some("openai"));
+        assert_eq!(r.resolve("llama"), Some("workers"));
+        assert!(glob_match_ignore_case("claude-?-OPUS", "Claude-3-opus"));
+        assert!(
+            !glob_match("GPT-*", "gpt-4o"),
+            "glob_match itself stays exact"
+        );
+    }
+
+    #[test]
+    fn router_empty_provider_name_is_validation() {
+        let route = |provider: &str| Route {
+            pattern: "gpt-*".into(),
+            provider: provider.into(),
+        };
+        let e = Router::new(RouterConfig {
+            routes: vec![route("openai"), route("")],
+            fallback: None,
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("route 1 names an empty provider"),
+            "{e}"
+        );
+        let e = Router::new(RouterConfig {
+            routes: vec![route("openai")],
+            fallback: Some(String::new()),
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("fallback"), "{e}");
     }
 
     #[test]

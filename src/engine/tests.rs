@@ -213,6 +213,67 @@ fn fallback_moves_on_500_not_on_400() {
 }
 
 #[test]
+fn fallback_each_entry_gets_its_own_retries_within_the_deadline() {
+    let chain = FallbackChain {
+        entries: vec![
+            FallbackEntry {
+                provider: "openai".into(),
+                model: "gpt-4o".into(),
+            },
+            FallbackEntry {
+                provider: "anthropic".into(),
+                model: "claude".into(),
+            },
+        ],
+        on: vec![],
+    };
+    let opts = RunOptions {
+        fallback: Some(chain),
+        ..RunOptions::default()
+    };
+    // The first entry uses both of its attempts; the second still has two.
+    let w = World::new(vec![
+        Reply::json(500, "{}"),
+        Reply::json(500, "{}"),
+        Reply::json(503, "{}"),
+        Reply::json(200, ANTHROPIC_OK),
+    ]);
+    let out = gateway(Some(policy(2)))
+        .run(&w.env(), "ignored", &input(), &opts)
+        .unwrap();
+    assert_eq!(out.provider, "anthropic");
+    let seen: Vec<_> = out
+        .attempts
+        .iter()
+        .map(|a| (a.provider.as_str(), a.status))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("openai", Some(500)),
+            ("openai", Some(500)),
+            ("anthropic", Some(503)),
+            ("anthropic", Some(200)),
+        ]
+    );
+    // The chain's one deadline still bounds every entry's retries: a 78 ms
+    // backoff (full jitter of 100 ms) cannot fit in a 1 ms call.
+    let w = World {
+        random: FixedRandom(u64::MAX),
+        ..World::new(vec![Reply::json(500, "{}"), Reply::json(200, OK)])
+    };
+    let tight = RunOptions {
+        timeout_ms: Some(1),
+        ..opts.clone()
+    };
+    let e = gateway(Some(policy(2)))
+        .run(&w.env(), "ignored", &input(), &tight)
+        .unwrap_err();
+    assert_eq!(w.http.hits(), 1);
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+}
+
+#[test]
 fn budget_refuses_once_spent_and_records_each_success_once() {
     let gw = Gateway::open(GatewayConfig {
         providers: vec![provider("openai", ProviderKind::OpenAi)],
@@ -361,4 +422,44 @@ fn a_calls_own_credential_is_scrubbed_from_a_mid_stream_error_event() {
         !shown.contains("MARKER") && shown.contains("***"),
         "{shown}"
     );
+}
+
+#[test]
+fn embed_identical_calls_are_cached_and_failures_are_not() {
+    const EMB: &str = r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.25,-0.5]}],"model":"e","usage":{"prompt_tokens":2,"total_tokens":2}}"#;
+    let gw = Gateway::open(GatewayConfig {
+        providers: vec![provider("openai", ProviderKind::OpenAi)],
+        default_provider: Some("openai".into()),
+        cache: Some(CacheConfig {
+            bucket: "c".into(),
+            ttl_seconds: 60,
+            namespace: None,
+            streams: false,
+        }),
+        ..GatewayConfig::default()
+    })
+    .unwrap();
+    let w = World::new(vec![
+        Reply::json(500, "{}"),
+        Reply::json(200, EMB),
+        Reply::json(200, EMB),
+    ]);
+    let input = vec!["hello".to_owned()];
+    let opts = crate::types::EmbedOptions::default();
+    assert!(gw.embed(&w.env(), "e", &input, &opts).is_err());
+    let first = gw.embed(&w.env(), "e", &input, &opts).unwrap();
+    let again = gw.embed(&w.env(), "e", &input, &opts).unwrap();
+    assert_eq!(first, again);
+    assert_eq!(again.embeddings, vec![vec![0.25, -0.5]]);
+    assert_eq!(
+        w.http.hits(),
+        2,
+        "the failure wrote nothing; the repeat hit the cache"
+    );
+    let other = crate::types::EmbedOptions {
+        dimensions: Some(2),
+        ..opts
+    };
+    gw.embed(&w.env(), "e", &input, &other).unwrap();
+    assert_eq!(w.http.hits(), 3, "other dimensions are another entry");
 }
