@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 use common::{Harness, anthropic_cfg, detail, kind, openai_cfg, workers_cfg};
 use host_test::cfg;
 use host_test::host::{GatewayHandle, w};
+use host_test::mock::canned::{error_body, json_answer, sse_events};
 use host_test::mock::{self, MockBody, Reply, Step};
-use serde_json::{Value, json};
+use serde_json::json;
 
 // ------------------------------------------------------------------ harness
 
@@ -274,89 +275,6 @@ fn expect_text(o: &Outcome, want: &str, what: &str) {
 
 // ------------------------------------------------------------ wire bodies
 
-const TOKENS_IN: u64 = 12;
-const TOKENS_OUT: u64 = 9;
-
-/// A complete non-streaming answer with `text`, in the provider's format.
-fn json_answer(provider: &str, text: &str) -> Vec<u8> {
-    let v = match provider {
-        "openai" => json!({
-            "id": "chatcmpl-f", "object": "chat.completion", "model": "gpt-4o",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}
-        }),
-        "anthropic" => json!({
-            "id": "msg_f", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-            "usage": {"input_tokens": TOKENS_IN, "output_tokens": TOKENS_OUT}
-        }),
-        _ => json!({
-            "result": {"response": text, "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}},
-            "success": true, "errors": [], "messages": []
-        }),
-    };
-    v.to_string().into_bytes()
-}
-
-/// The SSE events of a complete streamed answer whose text deltas are
-/// `parts`, one event per element, in the provider's format.
-fn sse_events(provider: &str, parts: &[&str]) -> Vec<Vec<u8>> {
-    let data = |v: Value| format!("data: {v}\n\n").into_bytes();
-    let named = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n").into_bytes();
-    let mut out = Vec::new();
-    match provider {
-        "openai" => {
-            for p in parts {
-                out.push(data(
-                    json!({"model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": p}}]}),
-                ));
-            }
-            out.push(data(
-                json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
-            ));
-            out.push(data(
-                json!({"choices": [], "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT}}),
-            ));
-            out.push(b"data: [DONE]\n\n".to_vec());
-        }
-        "anthropic" => {
-            out.push(named(
-                "message_start",
-                json!({"type": "message_start", "message": {"model": "claude-sonnet-4-6", "usage": {"input_tokens": TOKENS_IN, "output_tokens": 1}}}),
-            ));
-            out.push(named(
-                "content_block_start",
-                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-            ));
-            for p in parts {
-                out.push(named(
-                    "content_block_delta",
-                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
-                ));
-            }
-            out.push(named(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": 0}),
-            ));
-            out.push(named(
-                "message_delta",
-                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": TOKENS_OUT}}),
-            ));
-            out.push(named("message_stop", json!({"type": "message_stop"})));
-        }
-        _ => {
-            for p in parts {
-                out.push(data(json!({"response": p})));
-            }
-            out.push(data(
-                json!({"response": "", "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}}),
-            ));
-            out.push(b"data: [DONE]\n\n".to_vec());
-        }
-    }
-    out
-}
-
 /// The first text-carrying SSE event for `text` alone (the provider's
 /// preamble events before it are included), then the rest.
 fn sse_split_after_first_text(provider: &str, parts: &[&str]) -> (Vec<u8>, Vec<u8>) {
@@ -382,22 +300,6 @@ fn halves(provider: &str, mode: Mode, parts: &[&str]) -> (Vec<u8>, Vec<u8>, &'st
             (a, r, "text/event-stream")
         }
     }
-}
-
-/// A provider error body in the provider's own shape.
-fn error_body(provider: &str, status: u16) -> Vec<u8> {
-    let v = match provider {
-        "openai" => {
-            json!({"error": {"message": format!("mock {status}"), "type": "server_error", "code": null}})
-        }
-        "anthropic" => {
-            json!({"type": "error", "error": {"type": "api_error", "message": format!("mock {status}")}})
-        }
-        _ => {
-            json!({"result": null, "success": false, "errors": [{"code": 7000 + u32::from(status), "message": format!("mock {status}")}], "messages": []})
-        }
-    };
-    v.to_string().into_bytes()
 }
 
 fn answer(provider: &str, mode: Mode, text: &str) -> Reply {
