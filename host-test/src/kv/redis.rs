@@ -342,6 +342,23 @@ mod tests {
     }
 
     #[test]
+    fn redis_tls_url_to_a_closed_port_is_an_error_without_the_password() {
+        // rediss:// goes through rustls (ring installed as the provider):
+        // a refused connection is an error value, never a panic.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = Redis::connect(&format!("rediss://:pw-SECRET@127.0.0.1:{port}"))
+            .err()
+            .unwrap();
+        let msg = format!("{e:#}");
+        assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+        assert!(!msg.contains("SECRET"), "{msg}");
+    }
+
+    #[test]
     fn redis_pages_sorted_keys_by_cursor() {
         let all: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
         assert_eq!(
