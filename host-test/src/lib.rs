@@ -8,5 +8,4 @@ pub mod client;
 pub mod host;
 pub mod kv;
 pub mod mock;
-pub mod redis;
 pub mod serve;

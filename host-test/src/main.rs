@@ -370,7 +370,11 @@ async fn serve(component: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<Ex
     }
     let dir = tempfile::tempdir()?;
     let kv = match &args.redis {
-        Some(url) => KvStore::redis(url)?,
+        // Connecting (and the PING check) blocks: keep it off the runtime.
+        Some(url) => {
+            let url = url.clone();
+            tokio::task::spawn_blocking(move || KvStore::redis(&url)).await??
+        }
         None => {
             let kv_path = args
                 .kv

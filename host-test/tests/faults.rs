@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 use common::{Harness, anthropic_cfg, detail, kind, openai_cfg, workers_cfg};
 use host_test::cfg;
 use host_test::host::{GatewayHandle, w};
+use host_test::mock::canned::{error_body, json_answer, sse_events};
 use host_test::mock::{self, MockBody, Reply, Step};
-use serde_json::{Value, json};
+use serde_json::json;
 
 // ------------------------------------------------------------------ harness
 
@@ -74,11 +75,6 @@ fn config(h: &Harness, timeouts: Option<w::AttemptTimeouts>) -> w::GatewayConfig
             Some("openai"),
         )
     }
-}
-
-async fn gateway(h: &mut Harness) -> GatewayHandle {
-    let c = config(h, None);
-    h.open(&c).await
 }
 
 fn on(provider: &str) -> w::RunOptions {
@@ -163,12 +159,7 @@ fn assert_one_terminal(events: &[w::StreamEvent]) {
 
 /// The state a call leaves behind: requests costed, cache entries.
 async fn ledger(h: &mut Harness, gw: GatewayHandle) -> (u64, usize) {
-    let costs = h
-        .inst
-        .costs(gw)
-        .await
-        .expect("no trap")
-        .expect("cost totals");
+    let costs = h.costs(gw).await;
     let cached = h.kv.list_keys("cache", None, 10_000).expect("kv").0.len();
     (costs.requests, cached)
 }
@@ -176,18 +167,6 @@ async fn ledger(h: &mut Harness, gw: GatewayHandle) -> (u64, usize) {
 /// Make one call (`run`, or `stream` read to its end) and check the
 /// invariants every call keeps, whatever the fault: no trap, one terminal
 /// event, a success costed once and cached, a failure neither.
-async fn call(
-    h: &mut Harness,
-    gw: GatewayHandle,
-    provider: &str,
-    model: &str,
-    mode: Mode,
-    input: &w::AiInput,
-) -> Outcome {
-    let opts = on(provider);
-    call_with(h, gw, model, mode, input, &opts).await
-}
-
 async fn call_with(
     h: &mut Harness,
     gw: GatewayHandle,
@@ -219,12 +198,7 @@ async fn call_with(
         },
     };
     let (costed, cached) = ledger(h, gw).await;
-    let is_cached = h
-        .inst
-        .is_cached(gw, model, input, Some(opts))
-        .await
-        .expect("no trap")
-        .expect("is-cached");
+    let is_cached = h.is_cached(gw, model, input, Some(opts)).await;
     if outcome.error().is_some() {
         assert_eq!(
             costed, costed_before,
@@ -274,89 +248,6 @@ fn expect_text(o: &Outcome, want: &str, what: &str) {
 
 // ------------------------------------------------------------ wire bodies
 
-const TOKENS_IN: u64 = 12;
-const TOKENS_OUT: u64 = 9;
-
-/// A complete non-streaming answer with `text`, in the provider's format.
-fn json_answer(provider: &str, text: &str) -> Vec<u8> {
-    let v = match provider {
-        "openai" => json!({
-            "id": "chatcmpl-f", "object": "chat.completion", "model": "gpt-4o",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}
-        }),
-        "anthropic" => json!({
-            "id": "msg_f", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-            "usage": {"input_tokens": TOKENS_IN, "output_tokens": TOKENS_OUT}
-        }),
-        _ => json!({
-            "result": {"response": text, "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}},
-            "success": true, "errors": [], "messages": []
-        }),
-    };
-    v.to_string().into_bytes()
-}
-
-/// The SSE events of a complete streamed answer whose text deltas are
-/// `parts`, one event per element, in the provider's format.
-fn sse_events(provider: &str, parts: &[&str]) -> Vec<Vec<u8>> {
-    let data = |v: Value| format!("data: {v}\n\n").into_bytes();
-    let named = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n").into_bytes();
-    let mut out = Vec::new();
-    match provider {
-        "openai" => {
-            for p in parts {
-                out.push(data(
-                    json!({"model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": p}}]}),
-                ));
-            }
-            out.push(data(
-                json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
-            ));
-            out.push(data(
-                json!({"choices": [], "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT}}),
-            ));
-            out.push(b"data: [DONE]\n\n".to_vec());
-        }
-        "anthropic" => {
-            out.push(named(
-                "message_start",
-                json!({"type": "message_start", "message": {"model": "claude-sonnet-4-6", "usage": {"input_tokens": TOKENS_IN, "output_tokens": 1}}}),
-            ));
-            out.push(named(
-                "content_block_start",
-                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-            ));
-            for p in parts {
-                out.push(named(
-                    "content_block_delta",
-                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
-                ));
-            }
-            out.push(named(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": 0}),
-            ));
-            out.push(named(
-                "message_delta",
-                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": TOKENS_OUT}}),
-            ));
-            out.push(named("message_stop", json!({"type": "message_stop"})));
-        }
-        _ => {
-            for p in parts {
-                out.push(data(json!({"response": p})));
-            }
-            out.push(data(
-                json!({"response": "", "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}}),
-            ));
-            out.push(b"data: [DONE]\n\n".to_vec());
-        }
-    }
-    out
-}
-
 /// The first text-carrying SSE event for `text` alone (the provider's
 /// preamble events before it are included), then the rest.
 fn sse_split_after_first_text(provider: &str, parts: &[&str]) -> (Vec<u8>, Vec<u8>) {
@@ -384,22 +275,6 @@ fn halves(provider: &str, mode: Mode, parts: &[&str]) -> (Vec<u8>, Vec<u8>, &'st
     }
 }
 
-/// A provider error body in the provider's own shape.
-fn error_body(provider: &str, status: u16) -> Vec<u8> {
-    let v = match provider {
-        "openai" => {
-            json!({"error": {"message": format!("mock {status}"), "type": "server_error", "code": null}})
-        }
-        "anthropic" => {
-            json!({"type": "error", "error": {"type": "api_error", "message": format!("mock {status}")}})
-        }
-        _ => {
-            json!({"result": null, "success": false, "errors": [{"code": 7000 + u32::from(status), "message": format!("mock {status}")}], "messages": []})
-        }
-    };
-    v.to_string().into_bytes()
-}
-
 fn answer(provider: &str, mode: Mode, text: &str) -> Reply {
     match mode {
         Mode::Run => Reply::raw(200, "application/json", json_answer(provider, text)),
@@ -412,30 +287,163 @@ fn answer(provider: &str, mode: Mode, text: &str) -> Reply {
     }
 }
 
-// ------------------------------------------------------------ status codes
+// ------------------------------------------------------------- the runner
 
-async fn status_fault(status: u16, retry_after: Option<&str>, want: &str) {
+/// One call of a [`Case`], as its check sees it.
+struct Seen<'p> {
+    /// Case, provider and mode, for messages.
+    what: String,
+    provider: &'p str,
+    mode: Mode,
+    o: Outcome,
+    /// From just before the call to its last event.
+    elapsed: Duration,
+    /// Upstream requests the call made.
+    hits: usize,
+}
+
+type Replies<'a> = Box<dyn Fn(&str, Mode) -> Vec<Reply> + 'a>;
+
+/// One row of the matrix: what the upstream does for each provider and
+/// mode, and what every call must come to. [`run_case`] drives them all.
+struct Case<'a> {
+    /// Names the prompts (each call caches under its own key).
+    name: &'a str,
+    config: Box<dyn Fn(&Harness) -> w::GatewayConfig + 'a>,
+    /// Queued on the mock before each call.
+    replies: Replies<'a>,
+    opts: Box<dyn Fn(&str) -> w::RunOptions + 'a>,
+    check: Box<dyn Fn(&Seen<'_>) + 'a>,
+    /// Checked once every call was made.
+    after: Box<dyn Fn(&Harness) + 'a>,
+}
+
+impl<'a> Case<'a> {
+    /// A case on the default configuration and options.
+    fn new(
+        name: &'a str,
+        replies: impl Fn(&str, Mode) -> Vec<Reply> + 'a,
+        check: impl Fn(&Seen<'_>) + 'a,
+    ) -> Self {
+        Self {
+            name,
+            config: Box::new(|h| config(h, None)),
+            replies: Box::new(replies),
+            opts: Box::new(on),
+            check: Box::new(check),
+            after: Box::new(|_| {}),
+        }
+    }
+
+    fn config(mut self, f: impl Fn(&Harness) -> w::GatewayConfig + 'a) -> Self {
+        self.config = Box::new(f);
+        self
+    }
+
+    /// The default configuration with these attempt timeouts.
+    fn timeouts(self, connect: u64, first_byte: u64, between: Option<u64>) -> Self {
+        self.config(move |h| {
+            config(
+                h,
+                Some(w::AttemptTimeouts {
+                    connect_ms: Some(connect),
+                    first_byte_ms: Some(first_byte),
+                    between_bytes_ms: between,
+                }),
+            )
+        })
+    }
+
+    fn opts(mut self, f: impl Fn(&str) -> w::RunOptions + 'a) -> Self {
+        self.opts = Box::new(f);
+        self
+    }
+
+    fn after(mut self, f: impl Fn(&Harness) + 'a) -> Self {
+        self.after = Box::new(f);
+        self
+    }
+}
+
+/// The one loop: a fresh harness and gateway per case, then for every
+/// provider and mode: reset the mock, queue the case's replies, call (with
+/// the invariants [`call_with`] checks), and check the outcome.
+async fn run_case(case: Case<'_>) {
     let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
+    let c = (case.config)(&h);
+    let gw = h.open(&c).await;
     for (provider, model) in PROVIDERS {
         for mode in MODES {
-            let what = format!("{status} {provider} {mode:?}");
+            h.mock.reset();
+            for r in (case.replies)(provider, mode) {
+                h.mock.push(r);
+            }
+            let input = prompt(case.name, provider, mode);
+            let opts = (case.opts)(provider);
+            let started = Instant::now();
+            let o = call_with(&mut h, gw, model, mode, &input, &opts).await;
+            (case.check)(&Seen {
+                what: format!("{} {provider} {mode:?}", case.name),
+                provider,
+                mode,
+                o,
+                elapsed: started.elapsed(),
+                hits: h.mock.hits(),
+            });
+        }
+    }
+    (case.after)(&h);
+}
+
+/// The call failed before any stream event.
+fn assert_failed_early(s: &Seen<'_>, why: &str) {
+    assert!(
+        matches!(s.o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+        "{}: {why}: {:?}",
+        s.what,
+        s.o
+    );
+}
+
+fn content_type(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Run => "application/json",
+        Mode::Stream => "text/event-stream",
+    }
+}
+
+/// Providers whose every URL points at `dead` (nothing answers there).
+fn dead_providers(dead: &str) -> Vec<w::ProviderConfig> {
+    vec![
+        cfg::openai("openai", "sk-test", Some(&format!("{dead}/v1"))),
+        cfg::anthropic("anthropic", "sk-ant", Some(dead)),
+        cfg::workers_ai("workers", "cf", "acc", Some(&format!("{dead}/client/v4"))),
+    ]
+}
+
+// ------------------------------------------------------------ status codes
+
+fn status_case(
+    status: u16,
+    retry_after: Option<&'static str>,
+    want: &'static str,
+) -> Case<'static> {
+    Case::new(
+        "status",
+        move |provider, _| {
             let mut r = Reply::raw(status, "application/json", error_body(provider, status));
             if let Some(ra) = retry_after {
                 r = r.header("retry-after", ra);
             }
-            h.mock.reset();
-            h.mock.push(r);
-            let input = prompt(&format!("status {status}"), provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            assert!(
-                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
-                "{what}: an error status fails the call before any event: {o:?}"
-            );
-            let e = expect_error(&o, want, &what);
+            vec![r]
+        },
+        move |s| {
+            let what = &s.what;
+            assert_failed_early(s, "an error status fails the call before any event");
+            let e = expect_error(&s.o, want, what);
             let d = detail(e);
             assert_eq!(d.status, Some(status), "{what}");
-            assert_eq!(d.provider.as_deref(), Some(provider), "{what}");
+            assert_eq!(d.provider.as_deref(), Some(s.provider), "{what}");
             assert!(d.retryable, "{what}: {status} is retryable");
             assert_eq!(d.message, format!("mock {status}"), "{what}");
             assert_eq!(
@@ -444,175 +452,163 @@ async fn status_fault(status: u16, retry_after: Option<&str>, want: &str) {
                 "{what}"
             );
             assert_eq!(d.attempts.len(), 1, "{what}: retries are off");
-            assert_eq!(h.mock.hits(), 1, "{what}");
-        }
-    }
+            assert_eq!(s.hits, 1, "{what}");
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_429_with_retry_after() {
-    status_fault(429, Some("7"), "rate-limited").await;
+    run_case(status_case(429, Some("7"), "rate-limited")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_429_without_retry_after() {
-    status_fault(429, None, "rate-limited").await;
+    run_case(status_case(429, None, "rate-limited")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_500_internal_server_error() {
-    status_fault(500, None, "upstream").await;
+    run_case(status_case(500, None, "upstream")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_502_bad_gateway() {
-    status_fault(502, None, "service-unavailable").await;
+    run_case(status_case(502, None, "service-unavailable")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_503_service_unavailable() {
-    status_fault(503, None, "service-unavailable").await;
+    run_case(status_case(503, None, "service-unavailable")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_529_overloaded() {
-    status_fault(529, None, "service-unavailable").await;
+    run_case(status_case(529, None, "service-unavailable")).await;
+}
+
+/// With retries on, a 429 (retry-after-ms 50) then a 200: one result,
+/// costed and cached once, two upstream hits.
+fn retried_429_case() -> Case<'static> {
+    Case::new(
+        "429 retried",
+        |provider, mode| {
+            vec![
+                Reply::raw(429, "application/json", error_body(provider, 429))
+                    .header("retry-after-ms", "50"),
+                answer(provider, mode, "after the wait"),
+            ]
+        },
+        |s| {
+            expect_text(&s.o, "after the wait", &s.what);
+            assert_eq!(s.hits, 2, "{}", s.what);
+        },
+    )
+    .config(|h| w::GatewayConfig {
+        retry: Some(cfg::retry(2)),
+        ..config(h, None)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_429_retried_then_served_costs_once() {
-    // With retries on, a 429 (retry-after-ms 50) then a 200: one result,
-    // costed and cached once, two upstream hits.
-    let mut h = Harness::new().await;
-    let c = w::GatewayConfig {
-        retry: Some(cfg::retry(2)),
-        ..config(&h, None)
-    };
-    let gw = h.open(&c).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            h.mock.reset();
-            h.mock.push(
-                Reply::raw(429, "application/json", error_body(provider, 429))
-                    .header("retry-after-ms", "50"),
-            );
-            h.mock.push(answer(provider, mode, "after the wait"));
-            let input = prompt("429 retried", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            expect_text(&o, "after the wait", &format!("{provider} {mode:?}"));
-            assert_eq!(h.mock.hits(), 2);
-        }
-    }
+    run_case(retried_429_case()).await;
 }
 
 // ------------------------------------------------------- below HTTP: TCP
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fault_connection_refused() {
-    let mut h = Harness::new().await;
+fn refused_case() -> Case<'static> {
     let dead = format!("http://{}", mock::refused_addr().unwrap());
-    let c = w::GatewayConfig {
-        providers: vec![
-            cfg::openai("openai", "sk-test", Some(&format!("{dead}/v1"))),
-            cfg::anthropic("anthropic", "sk-ant", Some(&dead)),
-            cfg::workers_ai("workers", "cf", "acc", Some(&format!("{dead}/client/v4"))),
-        ],
-        ..config(&h, None)
-    };
-    let gw = h.open(&c).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            let started = Instant::now();
-            let input = prompt("refused", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            assert!(
-                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
-                "{what}"
-            );
-            let e = expect_error(&o, "service-unavailable", &what);
+    Case::new(
+        "refused",
+        |_, _| Vec::new(),
+        |s| {
+            let what = &s.what;
+            assert_failed_early(s, "no connection");
+            let e = expect_error(&s.o, "service-unavailable", what);
             assert_eq!(detail(e).status, None, "{what}: no response");
             assert!(detail(e).retryable, "{what}");
-            assert!(started.elapsed() < Duration::from_secs(2), "{what}");
+            assert!(s.elapsed < Duration::from_secs(2), "{what}");
+            assert_eq!(s.hits, 0, "{what}");
+        },
+    )
+    .config(move |h| w::GatewayConfig {
+        providers: dead_providers(&dead),
+        ..config(h, None)
+    })
+    .after(|h| assert_eq!(h.mock.hits(), 0))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_connection_refused() {
+    run_case(refused_case()).await;
+}
+
+/// The SYN is never answered: the connect timeout fires.
+fn stall_before_connect_case() -> Case<'static> {
+    let hole = mock::BlackHole::new().unwrap();
+    let dead = format!("http://{}", hole.addr());
+    Case::new(
+        "connect",
+        |_, _| Vec::new(),
+        |s| {
+            assert_failed_early(s, "no connection");
+            expect_error(&s.o, "timeout", &s.what);
+            assert!(
+                s.elapsed < Duration::from_millis(1500),
+                "{}: gave up at the connect timeout: {:?}",
+                s.what,
+                s.elapsed
+            );
+        },
+    )
+    .config(move |h| {
+        // The black hole lives as long as the case.
+        let _open = &hole;
+        w::GatewayConfig {
+            providers: dead_providers(&dead),
+            ..config(
+                h,
+                Some(w::AttemptTimeouts {
+                    connect_ms: Some(150),
+                    first_byte_ms: Some(5000),
+                    between_bytes_ms: None,
+                }),
+            )
         }
-    }
-    assert_eq!(h.mock.hits(), 0);
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_stall_before_connect() {
-    // The SYN is never answered: the connect timeout fires.
-    let mut h = Harness::new().await;
-    let hole = mock::BlackHole::new().unwrap();
-    let dead = format!("http://{}", hole.addr());
-    let c = w::GatewayConfig {
-        providers: vec![
-            cfg::openai("openai", "sk-test", Some(&format!("{dead}/v1"))),
-            cfg::anthropic("anthropic", "sk-ant", Some(&dead)),
-            cfg::workers_ai("workers", "cf", "acc", Some(&format!("{dead}/client/v4"))),
-        ],
-        ..config(
-            &h,
-            Some(w::AttemptTimeouts {
-                connect_ms: Some(150),
-                first_byte_ms: Some(5000),
-                between_bytes_ms: None,
-            }),
-        )
-    };
-    let gw = h.open(&c).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            let started = Instant::now();
-            let input = prompt("connect", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            assert!(
-                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
-                "{what}"
-            );
-            expect_error(&o, "timeout", &what);
-            assert!(
-                started.elapsed() < Duration::from_millis(1500),
-                "{what}: gave up at the connect timeout: {:?}",
-                started.elapsed()
-            );
-        }
-    }
+    run_case(stall_before_connect_case()).await;
+}
+
+fn reset_before_headers_case() -> Case<'static> {
+    Case::new(
+        "reset before head",
+        |_, _| vec![Reply::reset_before_head()],
+        |s| {
+            let what = &s.what;
+            assert_failed_early(s, "no response head");
+            let e = expect_error(&s.o, "service-unavailable", what);
+            assert_eq!(detail(e).status, None, "{what}: no status line arrived");
+            assert_eq!(s.hits, 1, "{what}");
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_reset_before_headers() {
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
-            h.mock.push(Reply::reset_before_head());
-            let input = prompt("reset before head", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            assert!(
-                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
-                "{what}"
-            );
-            let e = expect_error(&o, "service-unavailable", &what);
-            assert_eq!(detail(e).status, None, "{what}: no status line arrived");
-            assert_eq!(h.mock.hits(), 1, "{what}");
-        }
-    }
+    run_case(reset_before_headers_case()).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fault_reset_mid_body() {
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
+fn reset_mid_body_case() -> Case<'static> {
+    Case::new(
+        "reset mid body",
+        |provider, mode| {
             let (first, rest, ct) = halves(provider, mode, &["partial ", "never"]);
-            h.mock.reset();
-            h.mock.push(Reply::steps(
+            vec![Reply::steps(
                 200,
                 ct,
                 vec![
@@ -621,258 +617,234 @@ async fn fault_reset_mid_body() {
                     Step::Reset,
                     Step::Bytes(rest),
                 ],
-            ));
-            let input = prompt("reset mid body", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            let e = expect_error(&o, "service-unavailable", &what);
+            )]
+        },
+        |s| {
+            let what = &s.what;
+            let e = expect_error(&s.o, "service-unavailable", what);
             assert!(detail(e).retryable, "{what}");
-            if mode == Mode::Stream {
+            if s.mode == Mode::Stream {
                 assert!(
-                    matches!(o, Outcome::Events(_)),
-                    "{what}: the reset came after the first event: {o:?}"
+                    matches!(s.o, Outcome::Events(_)),
+                    "{what}: the reset came after the first event: {:?}",
+                    s.o
                 );
-                assert_eq!(o.streamed_text(), "partial ", "{what}");
+                assert_eq!(s.o.streamed_text(), "partial ", "{what}");
             }
-        }
-    }
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_reset_mid_body() {
+    run_case(reset_mid_body_case()).await;
 }
 
 // ------------------------------------------------------------------ stalls
 
+fn stall_before_first_byte_case() -> Case<'static> {
+    Case::new(
+        "first byte",
+        |provider, mode| {
+            vec![answer(provider, mode, "too late").delayed(Duration::from_millis(800))]
+        },
+        |s| {
+            assert_failed_early(s, "nothing arrived");
+            expect_error(&s.o, "timeout", &s.what);
+            assert!(
+                s.elapsed < Duration::from_millis(700),
+                "{}: gave up at the first-byte timeout, not the reply: {:?}",
+                s.what,
+                s.elapsed
+            );
+        },
+    )
+    .timeouts(1000, 150, None)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_stall_before_first_byte() {
-    let mut h = Harness::new().await;
-    let c = config(
-        &h,
-        Some(w::AttemptTimeouts {
-            connect_ms: Some(1000),
-            first_byte_ms: Some(150),
-            between_bytes_ms: None,
-        }),
-    );
-    let gw = h.open(&c).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
-            h.mock
-                .push(answer(provider, mode, "too late").delayed(Duration::from_millis(800)));
-            let started = Instant::now();
-            let input = prompt("first byte", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
+    run_case(stall_before_first_byte_case()).await;
+}
+
+/// The first half of an answer, then a stall of `pause` before the rest.
+fn stalled(provider: &str, mode: Mode, pause: Duration) -> Vec<Reply> {
+    let (first, rest, ct) = halves(provider, mode, &["before ", "after"]);
+    vec![Reply::steps(
+        200,
+        ct,
+        vec![Step::Bytes(first), Step::Pause(pause), Step::Bytes(rest)],
+    )]
+}
+
+fn stall_between_bytes_case() -> Case<'static> {
+    Case::new(
+        "between bytes",
+        |provider, mode| stalled(provider, mode, Duration::from_millis(900)),
+        |s| {
+            let what = &s.what;
+            expect_error(&s.o, "timeout", what);
             assert!(
-                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
-                "{what}"
+                s.elapsed < Duration::from_millis(800),
+                "{what}: {:?}",
+                s.elapsed
             );
-            expect_error(&o, "timeout", &what);
-            assert!(
-                started.elapsed() < Duration::from_millis(700),
-                "{what}: gave up at the first-byte timeout, not the reply: {:?}",
-                started.elapsed()
-            );
-        }
-    }
+            if s.mode == Mode::Stream {
+                assert!(matches!(s.o, Outcome::Events(_)), "{what}: {:?}", s.o);
+                assert_eq!(s.o.streamed_text(), "before ", "{what}");
+            }
+        },
+    )
+    .timeouts(1000, 1000, Some(150))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_stall_between_bytes() {
-    let mut h = Harness::new().await;
-    let c = config(
-        &h,
-        Some(w::AttemptTimeouts {
-            connect_ms: Some(1000),
-            first_byte_ms: Some(1000),
-            between_bytes_ms: Some(150),
-        }),
-    );
-    let gw = h.open(&c).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            let (first, rest, ct) = halves(provider, mode, &["before ", "after"]);
-            h.mock.reset();
-            h.mock.push(Reply::steps(
-                200,
-                ct,
-                vec![
-                    Step::Bytes(first),
-                    Step::Pause(Duration::from_millis(900)),
-                    Step::Bytes(rest),
-                ],
-            ));
-            let started = Instant::now();
-            let input = prompt("between bytes", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            expect_error(&o, "timeout", &what);
+    run_case(stall_between_bytes_case()).await;
+}
+
+fn stall_past_call_deadline_case() -> Case<'static> {
+    Case::new(
+        "deadline",
+        |provider, mode| stalled(provider, mode, Duration::from_secs(3)),
+        |s| {
+            expect_error(&s.o, "timeout", &s.what);
+            let took = s.elapsed;
             assert!(
-                started.elapsed() < Duration::from_millis(800),
-                "{what}: {:?}",
-                started.elapsed()
+                took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+                "{}: {took:?}",
+                s.what
             );
-            if mode == Mode::Stream {
-                assert!(matches!(o, Outcome::Events(_)), "{what}: {o:?}");
-                assert_eq!(o.streamed_text(), "before ", "{what}");
-            }
-        }
-    }
+        },
+    )
+    .opts(|provider| w::RunOptions {
+        timeout_ms: Some(300),
+        ..on(provider)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_stall_past_call_deadline() {
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            let (first, rest, ct) = halves(provider, mode, &["before ", "after"]);
-            h.mock.reset();
-            h.mock.push(Reply::steps(
-                200,
-                ct,
-                vec![
-                    Step::Bytes(first),
-                    Step::Pause(Duration::from_secs(3)),
-                    Step::Bytes(rest),
-                ],
-            ));
-            let opts = w::RunOptions {
-                timeout_ms: Some(300),
-                ..on(provider)
-            };
-            let started = Instant::now();
-            let input = prompt("deadline", provider, mode);
-            let o = call_with(&mut h, gw, model, mode, &input, &opts).await;
-            expect_error(&o, "timeout", &what);
-            let took = started.elapsed();
-            assert!(
-                took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
-                "{what}: {took:?}"
-            );
-        }
-    }
+    run_case(stall_past_call_deadline_case()).await;
 }
 
 // ----------------------------------------------------- truncated bodies
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fault_truncated_json() {
-    // The body ends cleanly (no transport error) but its JSON is cut.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
-            match mode {
-                Mode::Run => {
-                    let b = json_answer(provider, "cut short");
-                    h.mock.push(Reply::raw(
-                        200,
-                        "application/json",
-                        b[..b.len() / 2].to_vec(),
-                    ));
-                }
-                Mode::Stream => {
-                    let mut events = sse_events(provider, &["whole ", "cut"]);
-                    let at = if provider == "anthropic" { 3 } else { 1 };
-                    // The second text event's JSON is cut; the event still ends.
-                    let cut = events[at].clone();
-                    let json_end = cut.len() - 2;
-                    events[at] = [&cut[..json_end / 2], b"\n\n".as_slice()].concat();
-                    h.mock.push(Reply::chunks(
-                        200,
-                        "text/event-stream",
-                        events,
-                        Duration::ZERO,
-                    ));
-                }
+/// The body ends cleanly (no transport error) but its JSON is cut.
+fn truncated_json_case() -> Case<'static> {
+    Case::new(
+        "truncated json",
+        |provider, mode| match mode {
+            Mode::Run => {
+                let b = json_answer(provider, "cut short");
+                vec![Reply::raw(
+                    200,
+                    "application/json",
+                    b[..b.len() / 2].to_vec(),
+                )]
             }
-            let input = prompt("truncated json", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            let e = expect_error(&o, "upstream", &what);
+            Mode::Stream => {
+                let mut events = sse_events(provider, &["whole ", "cut"]);
+                let at = if provider == "anthropic" { 3 } else { 1 };
+                // The second text event's JSON is cut; the event still ends.
+                let cut = events[at].clone();
+                let json_end = cut.len() - 2;
+                events[at] = [&cut[..json_end / 2], b"\n\n".as_slice()].concat();
+                vec![Reply::chunks(
+                    200,
+                    "text/event-stream",
+                    events,
+                    Duration::ZERO,
+                )]
+            }
+        },
+        |s| {
+            let what = &s.what;
+            let e = expect_error(&s.o, "upstream", what);
             assert!(
                 detail(e).message.contains("JSON"),
                 "{what}: says what is wrong: {e:?}"
             );
-            if mode == Mode::Stream {
-                assert_eq!(o.streamed_text(), "whole ", "{what}");
+            if s.mode == Mode::Stream {
+                assert_eq!(s.o.streamed_text(), "whole ", "{what}");
             }
-        }
-    }
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_truncated_json() {
+    run_case(truncated_json_case()).await;
+}
+
+/// run: the body stops short of its content-length (the connection
+/// closes); stream: the body ends cleanly in the middle of an event, with
+/// no end marker.
+fn truncated_sse_case() -> Case<'static> {
+    Case::new(
+        "truncated sse",
+        |provider, mode| match mode {
+            Mode::Run => {
+                let b = json_answer(provider, "short of its length");
+                vec![Reply {
+                    status: 200,
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body: MockBody::Sse {
+                        chunks: vec![b[..b.len() / 2].to_vec(), b[b.len() / 2..].to_vec()],
+                        delay: Duration::ZERO,
+                        cut_after: Some(1),
+                    },
+                    delay: Duration::ZERO,
+                }]
+            }
+            Mode::Stream => {
+                let (first, rest) = sse_split_after_first_text(provider, &["some ", "more"]);
+                // Cut inside the event that carries "more".
+                let at = rest.windows(4).position(|w| w == b"more").unwrap();
+                vec![Reply::chunks(
+                    200,
+                    "text/event-stream",
+                    vec![first, rest[..at].to_vec()],
+                    Duration::from_millis(10),
+                )]
+            }
+        },
+        |s| {
+            let what = &s.what;
+            match s.mode {
+                Mode::Run => {
+                    expect_error(&s.o, "service-unavailable", what);
+                }
+                Mode::Stream => {
+                    expect_error(&s.o, "upstream", what);
+                    assert!(matches!(s.o, Outcome::Events(_)), "{what}");
+                    assert_eq!(s.o.streamed_text(), "some ", "{what}");
+                }
+            }
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_truncated_sse() {
-    // run: the body stops short of its content-length (the connection
-    // closes); stream: the body ends cleanly in the middle of an event, with
-    // no end marker.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
-            match mode {
-                Mode::Run => {
-                    let b = json_answer(provider, "short of its length");
-                    h.mock.push(Reply {
-                        status: 200,
-                        headers: vec![("content-type".into(), "application/json".into())],
-                        body: MockBody::Sse {
-                            chunks: vec![b[..b.len() / 2].to_vec(), b[b.len() / 2..].to_vec()],
-                            delay: Duration::ZERO,
-                            cut_after: Some(1),
-                        },
-                        delay: Duration::ZERO,
-                    });
-                }
-                Mode::Stream => {
-                    let (first, rest) = sse_split_after_first_text(provider, &["some ", "more"]);
-                    // Cut inside the event that carries "more".
-                    let at = rest.windows(4).position(|w| w == b"more").unwrap();
-                    h.mock.push(Reply::chunks(
-                        200,
-                        "text/event-stream",
-                        vec![first, rest[..at].to_vec()],
-                        Duration::from_millis(10),
-                    ));
-                }
-            }
-            let input = prompt("truncated sse", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            match mode {
-                Mode::Run => {
-                    expect_error(&o, "service-unavailable", &what);
-                }
-                Mode::Stream => {
-                    expect_error(&o, "upstream", &what);
-                    assert!(matches!(o, Outcome::Events(_)), "{what}");
-                    assert_eq!(o.streamed_text(), "some ", "{what}");
-                }
-            }
-        }
-    }
+    run_case(truncated_sse_case()).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fault_sse_line_over_limit() {
-    // stream: one `data:` line longer than the SSE line limit (1 MiB) is a
-    // typed error, not unbounded growth; run: the same long text in a JSON
-    // body (no line limit, under the body limit) is served.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
+/// stream: one `data:` line longer than the SSE line limit (1 MiB) is a
+/// typed error, not unbounded growth; run: the same long text in a JSON
+/// body (no line limit, under the body limit) is served.
+fn sse_line_over_limit_case() -> Case<'static> {
     let long = "x".repeat((1 << 20) + 1024);
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
-            h.mock.push(answer(provider, mode, &long));
-            let input = prompt("long line", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            match mode {
-                Mode::Run => assert_eq!(o.text().map(|t| t.len()), Some(long.len()), "{what}"),
+    let len = long.len();
+    Case::new(
+        "long line",
+        move |provider, mode| vec![answer(provider, mode, &long)],
+        move |s| {
+            let what = &s.what;
+            match s.mode {
+                Mode::Run => assert_eq!(s.o.text().map(|t| t.len()), Some(len), "{what}"),
                 Mode::Stream => {
-                    let e = expect_error(&o, "upstream", &what);
+                    let e = expect_error(&s.o, "upstream", what);
                     assert!(detail(e).message.contains("line longer"), "{what}: {e:?}");
                     assert!(
                         !detail(e).retryable,
@@ -880,23 +852,31 @@ async fn fault_sse_line_over_limit() {
                     );
                 }
             }
-        }
-    }
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fault_utf8_split_across_reads() {
-    // Multi-byte characters split between two TCP writes decode whole.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    let text = "héllo wörld 🌍 ✓";
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            let body = match mode {
-                Mode::Run => json_answer(provider, text),
-                Mode::Stream => sse_events(provider, &[text]).concat(),
-            };
+async fn fault_sse_line_over_limit() {
+    run_case(sse_line_over_limit_case()).await;
+}
+
+/// A whole answer with `text`, as one body.
+fn body_of(provider: &str, mode: Mode, parts: &[&str]) -> Vec<u8> {
+    match mode {
+        Mode::Run => json_answer(provider, &parts.concat()),
+        Mode::Stream => sse_events(provider, parts).concat(),
+    }
+}
+
+const UTF8_TEXT: &str = "héllo wörld 🌍 ✓";
+
+/// Multi-byte characters split between two TCP writes decode whole.
+fn utf8_split_case() -> Case<'static> {
+    Case::new(
+        "utf8 split",
+        |provider, mode| {
+            let body = body_of(provider, mode, &[UTF8_TEXT]);
             // Split inside the 4-byte globe (after its first two bytes).
             let globe = "🌍".as_bytes();
             let at = body
@@ -904,34 +884,28 @@ async fn fault_utf8_split_across_reads() {
                 .position(|w| w == globe)
                 .expect("the globe is in the body")
                 + 2;
-            let ct = if mode == Mode::Run {
-                "application/json"
-            } else {
-                "text/event-stream"
-            };
-            h.mock.reset();
-            h.mock.push(Reply::chunks(
+            vec![Reply::chunks(
                 200,
-                ct,
+                content_type(mode),
                 vec![body[..at].to_vec(), body[at..].to_vec()],
                 Duration::from_millis(30),
-            ));
-            let input = prompt("utf8 split", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            expect_text(&o, text, &what);
-        }
-    }
+            )]
+        },
+        |s| expect_text(&s.o, UTF8_TEXT, &s.what),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fault_invalid_utf8() {
-    // Bytes that are not UTF-8 at all (0xff 0xfe) inside the text: a typed
-    // error, never replacement characters passed on as the model's words.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
+async fn fault_utf8_split_across_reads() {
+    run_case(utf8_split_case()).await;
+}
+
+/// Bytes that are not UTF-8 at all (0xff 0xfe) inside the text: a typed
+/// error, never replacement characters passed on as the model's words.
+fn invalid_utf8_case() -> Case<'static> {
+    Case::new(
+        "invalid utf8",
+        |provider, mode| {
             let marker = "BROKEN";
             let body = match mode {
                 Mode::Run => json_answer(provider, marker),
@@ -947,146 +921,145 @@ async fn fault_invalid_utf8() {
                 &body[at + marker.len()..],
             ]
             .concat();
-            let ct = if mode == Mode::Run {
-                "application/json"
-            } else {
-                "text/event-stream"
-            };
-            h.mock.reset();
-            h.mock.push(Reply::chunks(
+            vec![Reply::chunks(
                 200,
-                ct,
+                content_type(mode),
                 vec![body[..at + 1].to_vec(), body[at + 1..].to_vec()],
                 Duration::from_millis(20),
-            ));
-            let input = prompt("invalid utf8", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            let e = expect_error(&o, "upstream", &what);
+            )]
+        },
+        |s| {
+            let what = &s.what;
+            let e = expect_error(&s.o, "upstream", what);
             assert!(
                 !detail(e).retryable,
                 "{what}: the same bytes would fail again"
             );
-            if mode == Mode::Stream {
-                assert_eq!(o.streamed_text(), "fine ", "{what}");
+            if s.mode == Mode::Stream {
+                assert_eq!(s.o.streamed_text(), "fine ", "{what}");
             }
-        }
-    }
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_invalid_utf8() {
+    run_case(invalid_utf8_case()).await;
 }
 
 // ------------------------------------------------ bodies that lie or bloat
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fault_200_with_error_body() {
-    // A 200 whose body is the provider's error object is that error, typed
-    // by its type/code (to a stream request too, sent as JSON).
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        let (body, want) = match provider {
-            "openai" => (
-                json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}),
-                "rate-limited",
-            ),
-            "anthropic" => (
-                json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-                "service-unavailable",
-            ),
-            _ => (
-                json!({"result": null, "success": false, "errors": [{"code": 5007, "message": "No such model"}], "messages": []}),
-                "upstream",
-            ),
-        };
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
-            h.mock.push(Reply::json(200, body.clone()));
-            let input = prompt("200 error", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            assert!(
-                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
-                "{what}: {o:?}"
-            );
-            let e = expect_error(&o, want, &what);
-            assert_eq!(detail(e).provider.as_deref(), Some(provider), "{what}");
+/// A provider's error object, and the kind it maps to.
+fn error_object(provider: &str) -> (serde_json::Value, &'static str) {
+    match provider {
+        "openai" => (
+            json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}),
+            "rate-limited",
+        ),
+        "anthropic" => (
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            "service-unavailable",
+        ),
+        _ => (
+            json!({"result": null, "success": false, "errors": [{"code": 5007, "message": "No such model"}], "messages": []}),
+            "upstream",
+        ),
+    }
+}
+
+/// A 200 whose body is the provider's error object is that error, typed
+/// by its type/code (to a stream request too, sent as JSON).
+fn error_body_200_case() -> Case<'static> {
+    Case::new(
+        "200 error",
+        |provider, _| vec![Reply::json(200, error_object(provider).0)],
+        |s| {
+            let what = &s.what;
+            assert_failed_early(s, "an error object");
+            let e = expect_error(&s.o, error_object(s.provider).1, what);
+            assert_eq!(detail(e).provider.as_deref(), Some(s.provider), "{what}");
             assert!(
                 ["Rate limit reached", "Overloaded", "No such model"]
                     .contains(&detail(e).message.as_str()),
                 "{what}: the provider's message: {e:?}"
             );
-        }
-    }
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fault_wrong_content_type() {
-    // run: an HTML page with 200 is a typed error that says so. stream: a
-    // JSON completion (a server that ignored `stream: true`) is served as
-    // events; an HTML page is a typed error.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
+async fn fault_200_with_error_body() {
+    run_case(error_body_200_case()).await;
+}
+
+/// An HTML page with 200 is a typed error that says so, to run and stream.
+fn html_case() -> Case<'static> {
     let page = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>checking your browser</body></html>";
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
-            h.mock
-                .push(Reply::raw(200, "text/html; charset=utf-8", page));
-            let input = prompt("html", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            assert!(
-                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
-                "{what}: {o:?}"
-            );
-            let e = expect_error(&o, "upstream", &what);
+    Case::new(
+        "html",
+        move |_, _| vec![Reply::raw(200, "text/html; charset=utf-8", page)],
+        |s| {
+            let what = &s.what;
+            assert_failed_early(s, "not an answer");
+            let e = expect_error(&s.o, "upstream", what);
             assert!(
                 detail(e).message.contains("text/html"),
                 "{what}: names the content type: {e:?}"
             );
             assert_eq!(detail(e).status, Some(200), "{what}");
-        }
-        // A JSON answer to a stream request.
-        let what = format!("{provider} json to stream");
-        h.mock.reset();
-        h.mock.push(Reply::raw(
-            200,
-            "application/json",
-            json_answer(provider, "not streamed"),
-        ));
-        let input = prompt("json to stream", provider, Mode::Stream);
-        let o = call(&mut h, gw, provider, model, Mode::Stream, &input).await;
-        expect_text(&o, "not streamed", &what);
-        // An event stream to a run request.
-        let what = format!("{provider} sse to run");
-        h.mock.reset();
-        h.mock.push(Reply::chunks(
-            200,
-            "text/event-stream",
-            sse_events(provider, &["streamed"]),
-            Duration::ZERO,
-        ));
-        let input = prompt("sse to run", provider, Mode::Run);
-        let o = call(&mut h, gw, provider, model, Mode::Run, &input).await;
-        let e = expect_error(&o, "upstream", &what);
-        assert!(
-            detail(e).message.contains("text/event-stream"),
-            "{what}: {e:?}"
-        );
-    }
+        },
+    )
+}
+
+/// stream: a JSON completion (a server that ignored `stream: true`) is
+/// served as events; run: an event stream is a typed error.
+fn other_format_case() -> Case<'static> {
+    Case::new(
+        "other format",
+        |provider, mode| match mode {
+            Mode::Stream => vec![Reply::raw(
+                200,
+                "application/json",
+                json_answer(provider, "not streamed"),
+            )],
+            Mode::Run => vec![Reply::chunks(
+                200,
+                "text/event-stream",
+                sse_events(provider, &["streamed"]),
+                Duration::ZERO,
+            )],
+        },
+        |s| {
+            let what = &s.what;
+            match s.mode {
+                Mode::Stream => expect_text(&s.o, "not streamed", what),
+                Mode::Run => {
+                    let e = expect_error(&s.o, "upstream", what);
+                    assert!(
+                        detail(e).message.contains("text/event-stream"),
+                        "{what}: {e:?}"
+                    );
+                }
+            }
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fault_huge_body() {
-    // run: a body just over the 32 MiB limit (engine::MAX_BODY) is a typed,
-    // non-retryable error; stream: one SSE event over the 4 MiB event limit
-    // (in lines under the 1 MiB line limit) likewise. Guest memory stays
-    // bounded by the limits.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
+async fn fault_wrong_content_type() {
+    run_case(html_case()).await;
+    run_case(other_format_case()).await;
+}
+
+/// run: a body just over the 32 MiB limit (engine::MAX_BODY) is a typed,
+/// non-retryable error; stream: one SSE event over the 4 MiB event limit
+/// (in lines under the 1 MiB line limit) likewise. Guest memory stays
+/// bounded by the limits.
+fn huge_body_case() -> Case<'static> {
     const MAX_BODY: usize = 32 << 20;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
+    Case::new(
+        "huge",
+        |provider, mode| {
             let reply = match mode {
                 Mode::Run => {
                     let chunk = vec![b' '; 1 << 20];
@@ -1121,35 +1094,39 @@ async fn fault_huge_body() {
                     }
                 }
             };
-            h.mock.push(reply);
-            let input = prompt("huge", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            let e = expect_error(&o, "upstream", &what);
+            vec![reply]
+        },
+        |s| {
+            let what = &s.what;
+            let e = expect_error(&s.o, "upstream", what);
             assert!(
                 detail(e).message.contains("larger than"),
                 "{what}: says why: {e:?}"
             );
             assert!(!detail(e).retryable, "{what}");
-        }
-    }
-    // Bounded by the limit (a 32 MiB buffer and the allocator's
-    // fragmentation over six calls), not by what the upstream sends.
-    let peak = h.inst.peak_memory();
-    assert!(peak < 160 << 20, "guest memory {peak} bytes");
+        },
+    )
+    .after(|h| {
+        // Bounded by the limit (a 32 MiB buffer and the allocator's
+        // fragmentation over six calls), not by what the upstream sends.
+        let peak = h.inst.peak_memory();
+        assert!(peak < 160 << 20, "guest memory {peak} bytes");
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_huge_body() {
+    run_case(huge_body_case()).await;
 }
 
 // -------------------------------------------------------------------- gzip
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fault_gzip_body() {
-    // `content-encoding: gzip` is decoded transparently, for a JSON body and
-    // for an event stream inflated across reads.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
+/// `content-encoding: gzip` is decoded transparently, for a JSON body and
+/// for an event stream inflated across reads.
+fn gzip_body_case() -> Case<'static> {
+    Case::new(
+        "gzip",
+        |provider, mode| {
             let reply = match mode {
                 Mode::Run => answer(provider, mode, "compressed ✓"),
                 Mode::Stream => Reply::chunks(
@@ -1159,106 +1136,97 @@ async fn fault_gzip_body() {
                     Duration::from_millis(2),
                 ),
             };
-            h.mock.push(reply.gzip());
-            let input = prompt("gzip", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            expect_text(&o, "compressed ✓", &what);
-        }
-    }
+            vec![reply.gzip()]
+        },
+        |s| expect_text(&s.o, "compressed ✓", &s.what),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_gzip_body() {
+    run_case(gzip_body_case()).await;
+}
+
+/// A host that already decoded the body but kept the header (Workers'
+/// `fetch` does): the bytes do not start with the gzip magic, so they are
+/// used as they are.
+fn gzip_header_only_case() -> Case<'static> {
+    Case::new(
+        "gzip header only",
+        |provider, mode| vec![answer(provider, mode, "plain").header("content-encoding", "gzip")],
+        |s| expect_text(&s.o, "plain", &s.what),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_gzip_header_on_plain_body() {
-    // A host that already decoded the body but kept the header (Workers'
-    // `fetch` does): the bytes do not start with the gzip magic, so they are
-    // used as they are.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            h.mock.reset();
-            h.mock
-                .push(answer(provider, mode, "plain").header("content-encoding", "gzip"));
-            let input = prompt("gzip header only", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            expect_text(&o, "plain", &what);
-        }
-    }
+    run_case(gzip_header_only_case()).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fault_gzip_bomb() {
-    // A small gzip body that inflates past the limits: a typed error after
-    // at most the limit, not 48 MiB in guest memory.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
+/// A small gzip body that inflates past the limits: a typed error after
+/// at most the limit, not 48 MiB in guest memory.
+fn gzip_bomb_case() -> Case<'static> {
     let run_bomb = mock::gzip(&[json_answer("openai", "x"), vec![b' '; 48 << 20]].concat());
     let stream_bomb = mock::gzip(&[b"data: ".as_slice(), &vec![b'z'; 48 << 20]].concat());
     assert!(run_bomb.len() < 200_000 && stream_bomb.len() < 200_000);
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            let (body, ct) = match mode {
-                Mode::Run => (run_bomb.clone(), "application/json"),
-                Mode::Stream => (stream_bomb.clone(), "text/event-stream"),
+    Case::new(
+        "gzip bomb",
+        move |_, mode| {
+            let body = match mode {
+                Mode::Run => run_bomb.clone(),
+                Mode::Stream => stream_bomb.clone(),
             };
-            h.mock.reset();
-            h.mock
-                .push(Reply::raw(200, ct, body).header("content-encoding", "gzip"));
-            let input = prompt("gzip bomb", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            let e = expect_error(&o, "upstream", &what);
+            vec![Reply::raw(200, content_type(mode), body).header("content-encoding", "gzip")]
+        },
+        |s| {
+            let what = &s.what;
+            let e = expect_error(&s.o, "upstream", what);
             assert!(
                 detail(e).message.contains("larger than")
                     || detail(e).message.contains("longer than"),
                 "{what}: {e:?}"
             );
             assert!(!detail(e).retryable, "{what}");
-        }
-    }
-    let peak = h.inst.peak_memory();
-    assert!(peak < 96 << 20, "guest memory {peak} bytes");
+        },
+    )
+    .after(|h| {
+        let peak = h.inst.peak_memory();
+        assert!(peak < 96 << 20, "guest memory {peak} bytes");
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fault_gzip_corrupt() {
-    // The gzip magic, then garbage: a typed error, not a trap.
-    let mut h = Harness::new().await;
-    let gw = gateway(&mut h).await;
-    for (provider, model) in PROVIDERS {
-        for mode in MODES {
-            let what = format!("{provider} {mode:?}");
-            let mut body = mock::gzip(&answer_bytes(provider, mode));
+async fn fault_gzip_bomb() {
+    run_case(gzip_bomb_case()).await;
+}
+
+/// The gzip magic, then garbage: a typed error, not a trap.
+fn gzip_corrupt_case() -> Case<'static> {
+    Case::new(
+        "gzip corrupt",
+        |provider, mode| {
+            let plain = body_of(
+                provider,
+                mode,
+                &["a perfectly fine answer ", "that gets corrupted"],
+            );
+            let mut body = mock::gzip(&plain);
             let mid = body.len() / 2;
             for b in &mut body[12..mid] {
                 *b ^= 0x5a;
             }
-            let ct = if mode == Mode::Run {
-                "application/json"
-            } else {
-                "text/event-stream"
-            };
-            h.mock.reset();
-            h.mock
-                .push(Reply::raw(200, ct, body).header("content-encoding", "gzip"));
-            let input = prompt("gzip corrupt", provider, mode);
-            let o = call(&mut h, gw, provider, model, mode, &input).await;
-            let e = expect_error(&o, "upstream", &what);
-            assert!(detail(e).message.contains("gzip"), "{what}: {e:?}");
-        }
-    }
+            vec![Reply::raw(200, content_type(mode), body).header("content-encoding", "gzip")]
+        },
+        |s| {
+            let e = expect_error(&s.o, "upstream", &s.what);
+            assert!(detail(e).message.contains("gzip"), "{}: {e:?}", s.what);
+        },
+    )
 }
 
-fn answer_bytes(provider: &str, mode: Mode) -> Vec<u8> {
-    match mode {
-        Mode::Run => json_answer(provider, "a perfectly fine answer that gets corrupted"),
-        Mode::Stream => sse_events(
-            provider,
-            &["a perfectly fine answer ", "that gets corrupted"],
-        )
-        .concat(),
-    }
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_gzip_corrupt() {
+    run_case(gzip_corrupt_case()).await;
 }
 
 // ---------------------------------------------------------- the doc table

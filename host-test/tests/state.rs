@@ -146,13 +146,7 @@ async fn cache_expired_entry_misses() {
             .cached
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(
-        !h.inst
-            .is_cached(gw, "gpt-4o", &cfg::user("hi"), None)
-            .await
-            .unwrap()
-            .unwrap()
-    );
+    assert!(!h.is_cached(gw, "gpt-4o", &cfg::user("hi"), None).await);
     let again = h
         .run(gw, "gpt-4o", &cfg::user("hi"), &cfg::options())
         .await
@@ -172,13 +166,7 @@ async fn cache_never_stores_a_failure() {
             .await
             .is_err()
     );
-    assert!(
-        !h.inst
-            .is_cached(gw, "gpt-4o", &cfg::user("hi"), None)
-            .await
-            .unwrap()
-            .unwrap()
-    );
+    assert!(!h.is_cached(gw, "gpt-4o", &cfg::user("hi"), None).await);
     let ok = h
         .run(gw, "gpt-4o", &cfg::user("hi"), &cfg::options())
         .await
@@ -199,13 +187,7 @@ async fn cache_invalidate_and_modes() {
     h.run(gw, "gpt-4o", &cfg::user("hi"), &cfg::options())
         .await
         .unwrap();
-    assert!(
-        h.inst
-            .is_cached(gw, "gpt-4o", &cfg::user("hi"), None)
-            .await
-            .unwrap()
-            .unwrap()
-    );
+    assert!(h.is_cached(gw, "gpt-4o", &cfg::user("hi"), None).await);
     assert!(
         h.inst
             .invalidate(gw, "gpt-4o", &cfg::user("hi"), None)
@@ -213,13 +195,7 @@ async fn cache_invalidate_and_modes() {
             .unwrap()
             .unwrap()
     );
-    assert!(
-        !h.inst
-            .is_cached(gw, "gpt-4o", &cfg::user("hi"), None)
-            .await
-            .unwrap()
-            .unwrap()
-    );
+    assert!(!h.is_cached(gw, "gpt-4o", &cfg::user("hi"), None).await);
     assert!(
         !h.inst
             .invalidate(gw, "gpt-4o", &cfg::user("hi"), None)
@@ -306,20 +282,12 @@ async fn cache_stream_hit_replays_text_tools_done() {
         tools: vec![tool("get_weather")],
         ..cfg::options()
     };
-    let s = h
-        .inst
-        .stream(gw, "gpt-4o", &cfg::user("weather?"), Some(&opts))
-        .await
-        .unwrap()
-        .unwrap();
-    let live = h.inst.collect(s).await.unwrap();
-    let s = h
-        .inst
-        .stream(gw, "gpt-4o", &cfg::user("weather?"), Some(&opts))
-        .await
-        .unwrap()
-        .unwrap();
-    let replay = h.inst.collect(s).await.unwrap();
+    let live = h
+        .stream_all(gw, "gpt-4o", &cfg::user("weather?"), Some(&opts))
+        .await;
+    let replay = h
+        .stream_all(gw, "gpt-4o", &cfg::user("weather?"), Some(&opts))
+        .await;
     assert_eq!(h.mock.hits(), 1);
     let tools = |ev: &[w::StreamEvent]| {
         ev.iter()
@@ -372,7 +340,7 @@ async fn cost_two_instances_share_one_exact_total() {
         t.await.unwrap();
     }
     let gw = h.open(&config).await;
-    let totals = h.inst.costs(gw).await.unwrap().unwrap();
+    let totals = h.costs(gw).await;
     assert_eq!(totals.requests, 50);
     assert_eq!(totals.cost_micro_usd, 50 * 120);
     assert_eq!(totals.usage.input_tokens, 50 * 12);
@@ -380,7 +348,7 @@ async fn cost_two_instances_share_one_exact_total() {
     assert_eq!(totals.by_model[0].model, "gpt-4o");
     assert_eq!(h.mock.hits(), 50);
     h.inst.reset_costs(gw).await.unwrap().unwrap();
-    assert_eq!(h.inst.costs(gw).await.unwrap().unwrap().requests, 0);
+    assert_eq!(h.costs(gw).await.requests, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -439,13 +407,7 @@ async fn cost_streams_are_recorded_once_on_done() {
     // The fixture reports 79 input and 14 output tokens: 79*2.5 + 14*10 = 337.5 -> 338.
     h.mock
         .push(Reply::sse(mock::OPENAI_TEXT_SSE, Duration::ZERO));
-    let s = h
-        .inst
-        .stream(gw, "gpt-4o", &cfg::user("hi"), None)
-        .await
-        .unwrap()
-        .unwrap();
-    let ev = h.inst.collect(s).await.unwrap();
+    let ev = h.stream_all(gw, "gpt-4o", &cfg::user("hi"), None).await;
     match ev.last() {
         Some(w::StreamEvent::Done(d)) => assert_eq!(d.cost_micro_usd, Some(338)),
         other => panic!("{other:?}"),
@@ -453,14 +415,8 @@ async fn cost_streams_are_recorded_once_on_done() {
     // A cut stream costs nothing and is not recorded.
     h.mock
         .push(Reply::sse(mock::OPENAI_TEXT_SSE, Duration::from_millis(1)).cut_after(3));
-    let s = h
-        .inst
-        .stream(gw, "gpt-4o", &cfg::user("hi"), None)
-        .await
-        .unwrap()
-        .unwrap();
-    h.inst.collect(s).await.unwrap();
-    let t = h.inst.costs(gw).await.unwrap().unwrap();
+    h.stream_all(gw, "gpt-4o", &cfg::user("hi"), None).await;
+    let t = h.costs(gw).await;
     assert_eq!((t.requests, t.cost_micro_usd), (1, 338));
 }
 

@@ -79,6 +79,47 @@ impl Harness {
             .expect("no trap")
     }
 
+    /// `stream` read to its end; the call must open.
+    pub async fn stream_all(
+        &mut self,
+        gw: GatewayHandle,
+        model: &str,
+        input: &w::AiInput,
+        opts: Option<&w::RunOptions>,
+    ) -> Vec<w::StreamEvent> {
+        let s = self
+            .inst
+            .stream(gw, model, input, opts)
+            .await
+            .expect("no trap")
+            .expect("the stream opens");
+        self.inst.collect(s).await.expect("no trap")
+    }
+
+    /// Whether `is-cached` says this call would be served from the cache.
+    pub async fn is_cached(
+        &mut self,
+        gw: GatewayHandle,
+        model: &str,
+        input: &w::AiInput,
+        opts: Option<&w::RunOptions>,
+    ) -> bool {
+        self.inst
+            .is_cached(gw, model, input, opts)
+            .await
+            .expect("no trap")
+            .expect("is-cached")
+    }
+
+    /// The gateway's cost totals.
+    pub async fn costs(&mut self, gw: GatewayHandle) -> w::CostTotals {
+        self.inst
+            .costs(gw)
+            .await
+            .expect("no trap")
+            .expect("cost totals")
+    }
+
     pub fn base(&self) -> String {
         self.mock.base_url()
     }

@@ -1,0 +1,110 @@
+//! The mock's admin API under `/__mock/`, for tests in other processes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Response;
+use serde_json::{Value, json};
+
+use super::reply::Reply;
+use super::{Body, State};
+
+/// The mock's own API, for tests in other processes (Node, Python):
+/// `GET hits`, `GET requests`, `POST reset`, `POST reply` (queue a reply:
+/// `{"status", "headers": [[k, v]], "body", "sse_delay_ms"?}`; with
+/// `sse_delay_ms` the body is sent as SSE events that far apart). Admin
+/// calls are not recorded as upstream traffic.
+pub(super) fn admin_reply(
+    state: &Arc<State>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Response<Body> {
+    let json_reply = |status: u16, v: Value| {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(v.to_string())).boxed())
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
+    };
+    match (method, path) {
+        ("GET", "hits") => json_reply(
+            200,
+            json!({"hits": state.requests.lock().map_or(0, |r| r.len())}),
+        ),
+        ("GET", "requests") => {
+            let list: Vec<Value> = state
+                .requests
+                .lock()
+                .map(|r| {
+                    r.iter()
+                        .map(|x| {
+                            json!({"method": x.method, "path": x.path, "url": x.url(), "headers": x.headers,
+                                   "body": String::from_utf8_lossy(&x.body)})
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            json_reply(200, Value::Array(list))
+        }
+        ("POST", "reset") => {
+            if let Ok(mut r) = state.requests.lock() {
+                r.clear();
+            }
+            if let Ok(mut s) = state.script.lock() {
+                s.clear();
+            }
+            if let Ok(mut o) = state.outcomes.lock() {
+                o.clear();
+            }
+            json_reply(200, json!({"ok": true}))
+        }
+        ("POST", "reply") => {
+            let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let status = v
+                .get("status")
+                .and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(200);
+            let text = v
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .as_bytes()
+                .to_vec();
+            let mut reply = match v.get("sse_delay_ms").and_then(Value::as_u64) {
+                Some(ms) => Reply {
+                    status,
+                    ..Reply::sse(&text, Duration::from_millis(ms))
+                },
+                None => Reply::raw(status, "application/json", text),
+            };
+            for pair in v
+                .get("headers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(k), Some(val)) = (
+                    pair.get(0).and_then(Value::as_str),
+                    pair.get(1).and_then(Value::as_str),
+                ) {
+                    reply
+                        .headers
+                        .retain(|(have, _)| !have.eq_ignore_ascii_case(k));
+                    reply.headers.push((k.to_owned(), val.to_owned()));
+                }
+            }
+            if let Ok(mut s) = state.script.lock() {
+                s.push_back(reply);
+            }
+            json_reply(200, json!({"queued": true}))
+        }
+        _ => json_reply(
+            404,
+            json!({"error": format!("no mock admin route {method} /__mock/{path}")}),
+        ),
+    }
+}
