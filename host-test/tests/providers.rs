@@ -230,6 +230,11 @@ async fn run_plain_chat_every_provider_exact_request_and_output() {
                 "max_tokens": 64, "temperature": 0.2}),
         };
         assert_eq!(r.json(), expected, "{p:?} body");
+        // The body is complete in memory, so it goes with its length, never
+        // chunked (the mock answers 411 otherwise, on every host).
+        let len = r.body.len().to_string();
+        assert_eq!(r.header("content-length"), Some(len.as_str()), "{p:?}");
+        assert_eq!(r.header("transfer-encoding"), None, "{p:?}");
         assert_eq!(out.text, "Hi there.", "{p:?}");
         assert_eq!(out.provider, p.name());
         assert!(out.tool_calls.is_empty());

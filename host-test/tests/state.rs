@@ -788,6 +788,115 @@ async fn allowlist_component_runs_in_wasmtime() {
     );
 }
 
+/// An empty prefix can decide nothing, so it allows nothing: in
+/// `gateway-config.allowlist`, in the gateway's exported matcher and in the
+/// standalone allowlist component (one crate serves all three).
+#[tokio::test(flavor = "multi_thread")]
+async fn allowlist_empty_prefix_refuses_everything_on_every_path() {
+    let mut h = Harness::new().await;
+    let rules = vec![wa::ProviderModels {
+        provider: "openai".into(),
+        models: vec![wa::ModelMatcher::Prefix(String::new())],
+    }];
+    let config = w::GatewayConfig {
+        allowlist: Some(rules.clone()),
+        ..cfg::gateway(vec![openai_cfg(&h)], Some("openai"))
+    };
+    let gw = h.open(&config).await;
+    let e = h
+        .run(gw, "gpt-4o", &cfg::user("hi"), &cfg::options())
+        .await
+        .expect_err("an empty prefix allows nothing");
+    assert_eq!(kind(&e), "model-not-allowed");
+    assert_eq!(h.mock.hits(), 0);
+    assert!(
+        !h.inst
+            .is_allowed_model(&rules, "openai", "gpt-4o")
+            .await
+            .unwrap()
+    );
+
+    let engine = host_test::host::engine(false, None).unwrap();
+    let component = wasmtime::component::Component::from_file(&engine, allowlist_wasm()).unwrap();
+    let linker = wasmtime::component::Linker::<()>::new(&engine);
+    let mut store = wasmtime::Store::new(&engine, ());
+    let al = allowlist_bindings::Allowlist::instantiate_async(&mut store, &component, &linker)
+        .await
+        .unwrap();
+    let api = al.workkit_ai_gateway_model_allowlist();
+    use allowlist_bindings::exports::workkit::ai_gateway::model_allowlist as m;
+    let config = vec![m::ProviderModels {
+        provider: "openai".into(),
+        models: vec![m::ModelMatcher::Prefix(String::new())],
+    }];
+    for model in ["gpt-4o", ""] {
+        assert!(
+            !api.call_is_allowed_model(&mut store, &config, "openai", model)
+                .await
+                .unwrap()
+        );
+    }
+    let compiled = api
+        .call_create_model_allowlist(&mut store, &config)
+        .await
+        .unwrap();
+    assert!(
+        !api.allowlist()
+            .call_is_allowed(&mut store, compiled, "openai", "gpt-4o")
+            .await
+            .unwrap()
+    );
+    compiled.resource_drop_async(&mut store).await.unwrap();
+}
+
+/// Routes match model ids in either case, and a router never names an
+/// empty provider (it would later resolve to `""`).
+#[tokio::test(flavor = "multi_thread")]
+async fn router_matches_either_case_and_refuses_an_empty_provider() {
+    let mut h = Harness::new().await;
+    let rc = w::RouterConfig {
+        routes: vec![w::Route {
+            pattern: "GPT-*".into(),
+            provider: "openai".into(),
+        }],
+        fallback: None,
+    };
+    let r = h.inst.create_router(&rc).await.unwrap().unwrap();
+    assert_eq!(
+        h.inst.route(r, "gpt-4o").await.unwrap().as_deref(),
+        Some("openai")
+    );
+    let config = w::GatewayConfig {
+        router: Some(rc),
+        ..cfg::gateway(vec![openai_cfg(&h)], None)
+    };
+    let gw = h.open(&config).await;
+    h.run(gw, "gpt-4o", &cfg::user("hi"), &cfg::options())
+        .await
+        .expect("GPT-* routes gpt-4o");
+    for bad in [
+        w::RouterConfig {
+            routes: vec![w::Route {
+                pattern: "gpt-*".into(),
+                provider: String::new(),
+            }],
+            fallback: None,
+        },
+        w::RouterConfig {
+            routes: Vec::new(),
+            fallback: Some(String::new()),
+        },
+    ] {
+        let e = h
+            .inst
+            .create_router(&bad)
+            .await
+            .unwrap()
+            .expect_err("empty provider");
+        assert_eq!(kind(&e), "validation");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn router_standalone_and_explicit_provider_wins() {
     let mut h = Harness::new().await;

@@ -116,6 +116,10 @@ fn split_url(url: &str) -> Result<(Scheme, &str, &str), TransportError> {
     Ok((scheme, authority, if path.is_empty() { "/" } else { path }))
 }
 
+/// Write the whole request body. A stream the host closed is not an error
+/// here: with a `Content-Length` the server may have read every byte and
+/// answered before the last flush returns, or it may answer without reading
+/// (a 4xx); either way the response, or `finish`'s size check, tells.
 fn write_body(
     body: &OutgoingBody,
     bytes: &[u8],
@@ -124,15 +128,17 @@ fn write_body(
     let stream = body
         .write()
         .map_err(|()| TransportError::Connection("request body unavailable".into()))?;
+    let failed = |what: &str, e: StreamError| match e {
+        StreamError::Closed => Ok(()),
+        e => Err(TransportError::Connection(format!(
+            "{what} the request body: {e:?}"
+        ))),
+    };
     let mut rest = bytes;
     while !rest.is_empty() {
         let permit = match stream.check_write() {
             Ok(n) => n,
-            Err(e) => {
-                return Err(TransportError::Connection(format!(
-                    "writing the request body: {e:?}"
-                )));
-            }
+            Err(e) => return failed("writing", e),
         };
         if permit == 0 {
             if !wait(&stream.subscribe(), deadline_ms) {
@@ -144,14 +150,14 @@ fn write_body(
             .unwrap_or(usize::MAX)
             .min(rest.len());
         let (chunk, tail) = rest.split_at(n);
-        stream
-            .write(chunk)
-            .map_err(|e| TransportError::Connection(format!("writing the request body: {e:?}")))?;
+        if let Err(e) = stream.write(chunk) {
+            return failed("writing", e);
+        }
         rest = tail;
     }
-    stream
-        .flush()
-        .map_err(|e| TransportError::Connection(format!("flushing the request body: {e:?}")))?;
+    if let Err(e) = stream.flush() {
+        return failed("flushing", e);
+    }
     if !wait(&stream.subscribe(), deadline_ms) {
         return Err(deadline_passed());
     }
