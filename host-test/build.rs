@@ -45,6 +45,7 @@ fn main() -> Result<(), Error> {
         "ai-gateway-proxy",
         "echo-provider",
         "summarizer",
+        "spin-chat",
     ] {
         build_guest(&root, &target_dir, package, &[])?;
     }
