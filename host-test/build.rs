@@ -24,6 +24,13 @@ fn main() -> Result<(), Error> {
         "allowlist",
         "model-allowlist",
         "proxy",
+        // The guest examples it builds (not all of examples/: node_modules
+        // and the Python venv would make every build scan them).
+        "examples/compose/echo-provider",
+        "examples/compose/summarizer",
+        "examples/spin/sdk-app/src",
+        "examples/spin/sdk-app/wit",
+        "examples/spin/sdk-app/Cargo.toml",
     ] {
         println!("cargo::rerun-if-changed={}", root.join(p).display());
     }
@@ -47,6 +54,7 @@ fn main() -> Result<(), Error> {
         "ai-gateway-proxy",
         "echo-provider",
         "summarizer",
+        "spin-chat",
     ] {
         build_guest(&root, &target_dir, package, &[])?;
     }

@@ -278,3 +278,284 @@ async fn spin_app_targets_spin_4_and_serves_over_http() {
         "claude-* routes to the Anthropic provider"
     );
 }
+
+/// Spin 4.0.2's WIT, the gateway's package and the spin-sdk app's check
+/// world, side by side in `dir` (the check world includes both).
+fn spin_wit_with_gateway(dir: &Path) {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    copy_dir(&repo().join("tests/hosts/spin-4.0.2/wit"), dir);
+    let gateway = dir.join("deps/workkit-ai-gateway");
+    std::fs::create_dir_all(&gateway).unwrap();
+    for file in ["gateway.wit", "types.wit", "worlds.wit"] {
+        std::fs::copy(repo().join("wit").join(file), gateway.join(file)).unwrap();
+    }
+    let check = dir.join("deps/spin-chat-check");
+    std::fs::create_dir_all(&check).unwrap();
+    std::fs::copy(
+        repo().join("examples/spin/sdk-app/wit-check/check.wit"),
+        check.join("check.wit"),
+    )
+    .unwrap();
+}
+
+/// The `import`/`export` lines of `wasm-tools component wit <wasm>`.
+fn component_items(wasm: &Path, kind: &str) -> Vec<String> {
+    let wasm_tools = std::env::var("WASM_TOOLS").unwrap_or_else(|_| "wasm-tools".into());
+    let out = Command::new(wasm_tools)
+        .args(["component", "wit"])
+        .arg(wasm)
+        .output()
+        .expect("wasm-tools (installed by .ci/setup)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(kind)?.strip_prefix(' '))
+        .map(|l| l.trim_end_matches(';').to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spin_sdk_app_with_gateway_dependency_targets_spin_4_and_serves_over_http() {
+    let app = host_test::host::proxy_wasm().with_file_name("spin_chat.wasm");
+    let gateway_path = gateway_wasm();
+
+    // 1. The manifest: the app's source, the gateway as its component
+    //    dependency, inheriting exactly the capabilities it uses.
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(repo().join("examples/spin/spin.toml")).unwrap())
+            .unwrap();
+    let spin_dir = repo().join("examples/spin");
+    let component = &manifest["component"]["chat"];
+    assert_eq!(
+        spin_dir
+            .join(component["source"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
+        app.canonicalize().unwrap()
+    );
+    let deps = component["dependencies"].as_table().unwrap();
+    assert_eq!(deps.len(), 1, "{deps:?}");
+    let dep = &deps["workkit:ai-gateway@0.1.0"];
+    assert_eq!(
+        spin_dir
+            .join(dep["path"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
+        gateway_path.canonicalize().unwrap(),
+        "the dependency is the unchanged ai-gateway.wasm"
+    );
+    let inherited: Vec<&str> = dep["inherit_configuration"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(inherited, ["allowed_outbound_hosts", "key_value_stores"]);
+    assert!(
+        component
+            .get("dependencies_inherit_configuration")
+            .is_none(),
+        "Spin 4 refuses the component-level flag next to per-dependency inheritance"
+    );
+    assert_eq!(
+        component["key_value_stores"].as_array().unwrap()[0].as_str(),
+        Some("default")
+    );
+    let declared = manifest["variables"].as_table().unwrap();
+    let passed = component["variables"].as_table().unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(declared["chat_config"]["default"].as_str().unwrap()).unwrap();
+    let mut needed: Vec<String> = vec!["chat_config".into()];
+    needed.extend(
+        config["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["api_key_variable"].as_str().map(str::to_owned)),
+    );
+    for v in &needed {
+        assert!(
+            declared.contains_key(v) && passed.contains_key(v),
+            "variable {v} is declared and passed to the chat component"
+        );
+    }
+    assert_eq!(
+        config["cache"]["bucket"].as_str(),
+        Some("default"),
+        "the cache uses the store the manifest grants"
+    );
+
+    // 2. What the app itself imports and exports, checked against Spin
+    //    4.0.2's platform plus the gateway interfaces the dependency provides.
+    let exports = component_items(&app, "export");
+    assert_eq!(
+        exports,
+        ["wasi:http/incoming-handler@0.2.0"],
+        "spin-sdk 5 exports the 0.2.0 handler, as spin:up/http-trigger@3.4.0 does"
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    spin_wit_with_gateway(scratch.path());
+    let wasm_tools = std::env::var("WASM_TOOLS").unwrap_or_else(|_| "wasm-tools".into());
+    run(
+        Command::new(&wasm_tools)
+            .args(["component", "targets"])
+            .arg(scratch.path())
+            .arg(&app)
+            .args(["--world", "example:spin-chat-check/app-imports"]),
+        "wasm-tools component targets <spin_chat.wasm> --world app-imports",
+    );
+
+    // 3. Compose as Spin does with a `path` dependency, and check the result:
+    //    imports only what Spin 4.0.2's platform lists, and embeds the gateway.
+    let composed = repo().join("target/composed/spin-chat.wasm");
+    host_test::serve::wac_plug(&app, &gateway_path, &composed).expect("wac plug");
+    run(
+        Command::new(&wasm_tools)
+            .args(["component", "targets"])
+            .arg(repo().join("tests/hosts/spin-4.0.2/wit"))
+            .arg(&composed)
+            .args(["--world", "library"]),
+        "wasm-tools component targets <spin-chat composed> --world library",
+    );
+    let imports = component_items(&composed, "import");
+    assert!(
+        imports.iter().all(|i| i.ends_with("@0.2.6")
+            || i.ends_with("@0.2.0-draft2")
+            || i == "fermyon:spin/variables@2.0.0"),
+        "{imports:?}"
+    );
+    assert!(
+        !imports.iter().any(|i| i.starts_with("workkit:")),
+        "the dependency satisfies every gateway import: {imports:?}"
+    );
+    assert_eq!(
+        component_items(&composed, "export"),
+        ["wasi:http/incoming-handler@0.2.0"]
+    );
+    let bytes = std::fs::read(&composed).unwrap();
+    let gateway = std::fs::read(&gateway_path).unwrap();
+    assert!(
+        contains_gateway(&bytes, &gateway),
+        "the composed app embeds the same ai-gateway.wasm (sha256 {})",
+        gateway_sha256()
+    );
+
+    // 4. Serve the composed component on wasmtime and drive it over HTTP.
+    let mock = MockServer::start().await.unwrap();
+    let mut cfg = config.clone();
+    cfg["providers"][0]["base_url"] = json!(format!("{}/v1", mock.base_url()));
+    cfg["providers"][1]["base_url"] = json!(mock.base_url());
+    let vars = [
+        ("chat_config", cfg.to_string()),
+        ("openai_api_key", "sk-spin-test".into()),
+        ("anthropic_api_key", "sk-ant-spin-test".into()),
+    ];
+    let (kv, _dir) = KvStore::temporary().unwrap();
+    let mut instance = InstanceConfig::new(kv);
+    instance.variables = std::sync::Arc::new(
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    );
+    let serve_cfg = host_test::serve::ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        instance,
+        pooling: false,
+        max_idle: 4,
+    };
+    let server = host_test::serve::start(&composed, serve_cfg).await.unwrap();
+    let url = |p: &str| format!("{}{p}", server.base_url());
+    let http = Client::new();
+
+    let r = http
+        .post_json(&url("/chat"), &[], &json!({"text": "no prompt"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["kind"], "validation");
+    let r = http.get(&url("/nowhere"), &[]).await.unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(mock.hits(), 0);
+
+    let chat = json!({"prompt": "Hello Spin", "system": "Be brief."});
+    let r = http.post_json(&url("/chat"), &[], &chat).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let reply = r.json();
+    assert_eq!(reply["text"], host_test::mock::MOCK_TEXT);
+    assert_eq!(reply["provider"], "openai");
+    assert_eq!(reply["cached"], false);
+    let upstream = mock.last().unwrap();
+    assert_eq!(
+        upstream.header("authorization"),
+        Some("Bearer sk-spin-test"),
+        "the key came from the Spin variable the config names"
+    );
+    let sent = upstream.json();
+    assert_eq!(sent["model"], "gpt-4o-mini");
+    assert_eq!(sent["messages"][0]["role"], "system");
+    assert_eq!(sent["messages"][1]["content"], "Hello Spin");
+
+    // The same call again is served from the key-value store "default".
+    let r = http.post_json(&url("/chat"), &[], &chat).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["cached"], true);
+    assert_eq!(mock.hits(), 1, "the second identical call was a cache hit");
+
+    // An upstream failure becomes a typed error with a status.
+    mock.push(Reply::json(
+        401,
+        json!({"error": {"message": "bad key", "type": "invalid_request_error"}}),
+    ));
+    let r = http
+        .post_json(&url("/chat"), &[], &json!({"prompt": "again"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.json()["error"]["kind"], "auth");
+    assert!(
+        !r.text().contains("sk-spin-test"),
+        "the key never reaches the client"
+    );
+
+    // Streaming: server-sent events as the upstream sends them.
+    mock.push(Reply::sse(
+        host_test::mock::OPENAI_TEXT_SSE,
+        std::time::Duration::ZERO,
+    ));
+    let r = http
+        .post_json(
+            &url("/chat/stream"),
+            &[],
+            &json!({"prompt": "weather?", "model": "gpt-4o"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let events: Vec<serde_json::Value> = sse_data(&r.text())
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let text: String = events.iter().filter_map(|e| e["text"].as_str()).collect();
+    assert!(text.contains("San Francisco"), "{text}");
+    let done = &events.last().unwrap()["done"];
+    assert_eq!(done["provider"], "openai", "{events:?}");
+    assert_eq!(done["usage"]["output_tokens"], 14);
+    assert_eq!(mock.last().unwrap().json()["stream"], true);
+}
