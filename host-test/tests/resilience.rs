@@ -308,7 +308,7 @@ async fn fallback_openai_to_anthropic_on_500_not_on_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fallback_chain_shares_one_retry_budget_and_reaches_workers_ai() {
+async fn fallback_chain_entries_each_get_their_retries_and_reach_workers_ai() {
     let mut h = Harness::new().await;
     let config = w::GatewayConfig {
         retry: Some(policy(2)),
@@ -335,8 +335,9 @@ async fn fallback_chain_shares_one_retry_budget_and_reaches_workers_ai() {
         ],
         on: vec![],
     };
-    // openai 503 (retry once, budget used) 503 -> anthropic 503 (no retry left) -> workers 200.
-    for r in [err(503), err(503), err(503)] {
+    // Each entry has its own two attempts (issue 16): openai 503, 503 ->
+    // anthropic 503, 503 -> workers 200.
+    for r in [err(503), err(503), err(503), err(503)] {
         h.mock.push(r);
     }
     h.mock.push(mock::workers_json());
@@ -350,7 +351,10 @@ async fn fallback_chain_shares_one_retry_budget_and_reaches_workers_ai() {
         .expect("workers serves");
     assert_eq!(out.provider, "workers");
     let seen: Vec<_> = out.attempts.iter().map(|a| a.provider.as_str()).collect();
-    assert_eq!(seen, ["openai", "openai", "anthropic", "workers"]);
+    assert_eq!(
+        seen,
+        ["openai", "openai", "anthropic", "anthropic", "workers"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -186,13 +186,10 @@ pub fn put_embed(
 ) -> Result<()> {
     let entry = EmbedEntry {
         v: ENTRY_VERSION,
-        expires_at_ms: now_ms.saturating_add(u64::from(config.ttl_seconds).saturating_mul(1000)),
+        expires_at_ms: expiry(config, now_ms),
         output: output.clone(),
     };
-    let bytes = serde_json::to_vec(&entry)
-        .map_err(|e| crate::error::GatewayError::internal(e.to_string()))?;
-    kv.set(&config.bucket, key, &bytes)?;
-    Ok(())
+    store(kv, config, key, &entry)
 }
 
 /// A fresh entry, or `None` (missing, expired, unreadable). A store error
@@ -218,10 +215,20 @@ pub fn put(
     stored.cost_micro_usd = None;
     let entry = Entry {
         v: ENTRY_VERSION,
-        expires_at_ms: now_ms.saturating_add(u64::from(config.ttl_seconds).saturating_mul(1000)),
+        expires_at_ms: expiry(config, now_ms),
         output: stored,
     };
-    let bytes = serde_json::to_vec(&entry)
+    store(kv, config, key, &entry)
+}
+
+/// When an entry written now expires.
+fn expiry(config: &CacheConfig, now_ms: u64) -> u64 {
+    now_ms.saturating_add(u64::from(config.ttl_seconds).saturating_mul(1000))
+}
+
+/// Write an entry as JSON.
+fn store(kv: &dyn Kv, config: &CacheConfig, key: &str, entry: &impl Serialize) -> Result<()> {
+    let bytes = serde_json::to_vec(entry)
         .map_err(|e| crate::error::GatewayError::internal(e.to_string()))?;
     kv.set(&config.bucket, key, &bytes)?;
     Ok(())

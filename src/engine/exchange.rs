@@ -3,12 +3,14 @@
 //! non-success answer to the provider's typed error.
 
 use super::env::Env;
+use super::target::Target;
 use super::{Gateway, MAX_BODY, retry};
 use crate::config::Endpoint;
 use crate::error::{GatewayError, Result};
 use crate::http::{HttpRequest, ResponseHead};
 use crate::ports::{Body, Http, SendOptions, read_to_end};
-use crate::provider;
+use crate::provider::{self, ChatCall};
+use crate::types::{Input, RunOptions};
 
 /// An attempt's outcome and the HTTP status it saw, if an answer came.
 pub(crate) type Outcome<T> = (Result<T>, Option<u16>);
@@ -48,6 +50,22 @@ impl Gateway {
         }
         (Ok((head, bytes)), status)
     }
+}
+
+/// The provider's chat request for target `t`.
+pub(crate) fn chat_request(
+    t: &Target<'_>,
+    input: &Input,
+    opts: &RunOptions,
+    stream: bool,
+) -> Result<HttpRequest> {
+    provider::build_chat(&ChatCall {
+        endpoint: t.endpoint,
+        model: &t.model,
+        input,
+        options: opts,
+        stream,
+    })
 }
 
 /// Read a whole response body (at most [`MAX_BODY`] bytes) and undo a

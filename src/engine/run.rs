@@ -2,12 +2,12 @@
 
 use super::call::{ChatStart, attach_trace};
 use super::env::Env;
-use super::exchange::{Outcome, with_status};
+use super::exchange::{Outcome, chat_request, with_status};
 use super::target::Target;
 use super::{Gateway, cache};
 use crate::error::{GatewayError, Result};
 use crate::ports::Http;
-use crate::provider::{self, ChatCall};
+use crate::provider;
 use crate::types::{Completion, Input, Output, RunOptions};
 
 impl Gateway {
@@ -64,14 +64,7 @@ impl Gateway {
         opts: &RunOptions,
         deadline: Option<u64>,
     ) -> Outcome<(Completion, Vec<u8>)> {
-        let call = ChatCall {
-            endpoint: t.endpoint,
-            model: &t.model,
-            input,
-            options: opts,
-            stream: false,
-        };
-        let req = match provider::build_chat(&call) {
+        let req = match chat_request(t, input, opts, false) {
             Ok(r) => r,
             Err(e) => return (Err(e), None),
         };

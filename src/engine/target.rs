@@ -1,4 +1,5 @@
-//! One provider/model pair a call may try.
+//! One provider/model pair a call may try. A leaf: `retry.rs` uses it, so
+//! it must not reach the providers.
 
 use crate::config::Endpoint;
 

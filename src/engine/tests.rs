@@ -173,21 +173,21 @@ fn retry_connection_error_is_retried() {
     assert_eq!(out.attempts[0].error, Some(ErrorKind::ServiceUnavailable));
 }
 
+/// A chain of openai `gpt-4o`, then anthropic `claude`.
+fn openai_then_anthropic() -> FallbackChain {
+    let entry = |provider: &str, model: &str| FallbackEntry {
+        provider: provider.into(),
+        model: model.into(),
+    };
+    FallbackChain {
+        entries: vec![entry("openai", "gpt-4o"), entry("anthropic", "claude")],
+        on: vec![],
+    }
+}
+
 #[test]
 fn fallback_moves_on_500_not_on_400() {
-    let chain = FallbackChain {
-        entries: vec![
-            FallbackEntry {
-                provider: "openai".into(),
-                model: "gpt-4o".into(),
-            },
-            FallbackEntry {
-                provider: "anthropic".into(),
-                model: "claude".into(),
-            },
-        ],
-        on: vec![],
-    };
+    let chain = openai_then_anthropic();
     let opts = RunOptions {
         fallback: Some(chain),
         ..RunOptions::default()
@@ -214,19 +214,7 @@ fn fallback_moves_on_500_not_on_400() {
 
 #[test]
 fn fallback_each_entry_gets_its_own_retries_within_the_deadline() {
-    let chain = FallbackChain {
-        entries: vec![
-            FallbackEntry {
-                provider: "openai".into(),
-                model: "gpt-4o".into(),
-            },
-            FallbackEntry {
-                provider: "anthropic".into(),
-                model: "claude".into(),
-            },
-        ],
-        on: vec![],
-    };
+    let chain = openai_then_anthropic();
     let opts = RunOptions {
         fallback: Some(chain),
         ..RunOptions::default()

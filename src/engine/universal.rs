@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::call::attach_trace;
 use super::env::Env;
-use super::exchange::{read_body, with_status};
+use super::exchange::{chat_request, read_body, with_status};
 use super::run::output_for;
 use super::target::Target;
 use super::{Gateway, retry};
@@ -17,7 +17,7 @@ use crate::config::{CfGatewayConfig, ProviderKind};
 use crate::error::{GatewayError, Result};
 use crate::http::{HttpRequest, ResponseHead};
 use crate::ports::Http;
-use crate::provider::{self, ChatCall};
+use crate::provider;
 use crate::types::{FallbackEntry, Input, Output, RunOptions};
 
 /// The name attempts and errors of the Universal Endpoint carry until the
@@ -129,14 +129,7 @@ pub(crate) fn build(
                 )));
             }
         };
-        let call = ChatCall {
-            endpoint: t.endpoint,
-            model: &t.model,
-            input,
-            options: opts,
-            stream: false,
-        };
-        let req = provider::build_chat(&call)?;
+        let req = chat_request(t, input, opts, false)?;
         let query: Value =
             serde_json::from_slice(&req.body).map_err(|e| GatewayError::internal(e.to_string()))?;
         // The step carries the provider's own headers; the cf-aig-* ones

@@ -14,12 +14,12 @@ use live::Context;
 
 use super::call::ChatStart;
 use super::env::Env;
-use super::exchange::{Outcome, read_body, with_status};
+use super::exchange::{Outcome, chat_request, read_body, with_status};
 use super::target::Target;
 use super::{Gateway, cache, retry};
 use crate::error::{GatewayError, Result};
 use crate::ports::{Body, Http};
-use crate::provider::{self, ChatCall};
+use crate::provider;
 use crate::types::{Input, RunOptions, StreamEvent};
 
 impl Gateway {
@@ -82,14 +82,7 @@ impl Gateway {
         opts: &RunOptions,
         deadline: Option<u64>,
     ) -> Outcome<LiveStream<H::Body>> {
-        let call = ChatCall {
-            endpoint: t.endpoint,
-            model: &t.model,
-            input,
-            options: opts,
-            stream: true,
-        };
-        let req = match provider::build_chat(&call) {
+        let req = match chat_request(t, input, opts, true) {
             Ok(r) => r,
             Err(e) => return (Err(e), None),
         };
