@@ -54,11 +54,12 @@ fuzz_target!(|case: Case| {
     let list = Allowlist::new(config.clone());
     assert_eq!(list.is_allowed(provider, model), allowed);
 
-    // Allowed iff some entry of this provider has a matching rule.
+    // Allowed iff some entry of this provider has a matching rule; an empty
+    // prefix matches nothing (it cannot decide, so it refuses).
     let expected = config.iter().filter(|e| e.provider == provider).any(|e| {
         e.models.iter().any(|m| match m {
             ModelMatcher::Exact(x) => x == model,
-            ModelMatcher::Prefix(x) => model.starts_with(x.as_str()),
+            ModelMatcher::Prefix(x) => !x.is_empty() && model.starts_with(x.as_str()),
         })
     });
     assert_eq!(allowed, expected);
@@ -68,6 +69,14 @@ fuzz_target!(|case: Case| {
         for m in &e.models {
             match m {
                 ModelMatcher::Exact(x) => assert!(list.is_allowed(&e.provider, x)),
+                ModelMatcher::Prefix(x) if x.is_empty() => {
+                    let alone = Allowlist::new(vec![ProviderModels {
+                        provider: e.provider.clone(),
+                        models: vec![m.clone()],
+                    }]);
+                    assert!(!alone.is_allowed(&e.provider, &case.suffix));
+                    assert!(!alone.is_allowed(&e.provider, model));
+                }
                 ModelMatcher::Prefix(x) => {
                     assert!(list.is_allowed(&e.provider, &format!("{x}{}", case.suffix)))
                 }
