@@ -8,4 +8,5 @@ pub mod client;
 pub mod host;
 pub mod kv;
 pub mod mock;
+pub mod ops;
 pub mod serve;

@@ -64,9 +64,17 @@ struct ServeArgs {
     /// A JSON file whose contents become the `gateway_config` variable.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Key-value database file (default: a temporary one).
+    /// Key-value database file (default: a temporary one, which is lost on
+    /// exit anyway and so commits without fsync). Commits to this file are
+    /// durable: each write is on disk before the component sees it done, so
+    /// a crash or SIGKILL loses nothing a client was answered about.
     #[arg(long, value_name = "FILE", conflicts_with = "redis")]
     kv: Option<PathBuf>,
+    /// With --kv: commit without fsync. Faster, but redb then persists
+    /// nothing until a durable commit, so a crash (even a SIGKILL) loses
+    /// every write since the process started.
+    #[arg(long, requires = "kv")]
+    kv_relaxed: bool,
     /// Keep key-value state (cache, costs, budgets, rate limits) in Redis,
     /// shared by every host process using the same URL:
     /// `redis://[[user]:password@]host[:port][/db]`.
@@ -375,13 +383,11 @@ async fn serve(component: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<Ex
             let url = url.clone();
             tokio::task::spawn_blocking(move || KvStore::redis(&url)).await??
         }
-        None => {
-            let kv_path = args
-                .kv
-                .clone()
-                .unwrap_or_else(|| dir.path().join("kv.redb"));
-            KvStore::open(&kv_path)?.relaxed()
-        }
+        None => match &args.kv {
+            Some(path) if !args.kv_relaxed => KvStore::open(path)?,
+            Some(path) => KvStore::open(path)?.relaxed(),
+            None => KvStore::open(&dir.path().join("kv.redb"))?.relaxed(),
+        },
     };
     let mut instance = InstanceConfig::new(kv);
     instance.variables = std::sync::Arc::new(vars);

@@ -7,12 +7,22 @@
 //! opened gateway) pays for its setup once per instance, not per request.
 //! The host provides WASI, `wasi:http`, our `wasi:keyvalue` and Spin-style
 //! application variables (`fermyon:spin/variables@2.0.0`).
+//!
+//! Operations (docs/adr/0011-operations-signals.md): the host answers three
+//! paths itself, before the component sees them: `GET /metrics`
+//! (Prometheus text format 0.0.4), `GET /livez` (200 while the process
+//! serves) and `GET /readyz` (200 once the component is compiled and one
+//! instance was created, and the key-value store answers; else 503). The
+//! listener opens before the component is compiled, so liveness holds
+//! during a slow start while readiness and the component's routes answer
+//! 503.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hyper::body::Incoming;
@@ -27,6 +37,7 @@ use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::host::{HostState, InstanceConfig, engine, link, new_store};
+use crate::ops::{LogTap, MeteredBody, Metrics};
 
 /// Host bindings of `fermyon:spin/variables@2.0.0`.
 pub mod variables_bindings {
@@ -64,7 +75,8 @@ pub struct ServeConfig {
     pub max_idle: usize,
 }
 
-struct Shared {
+/// The compiled component and its instances.
+struct App {
     pre: ProxyPre<HostState>,
     engine: wasmtime::Engine,
     instance: InstanceConfig,
@@ -72,11 +84,19 @@ struct Shared {
     max_idle: usize,
 }
 
+struct Shared {
+    /// Set once the component is compiled and one instance was created.
+    app: OnceLock<App>,
+    metrics: Arc<Metrics>,
+    kv: crate::kv::KvStore,
+}
+
 /// A running server. Stops when dropped.
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    metrics: Arc<Metrics>,
 }
 
 impl Drop for Server {
@@ -94,42 +114,46 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
+    /// What `/metrics` reports.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// Wait until the server stops (it does not, unless its task fails).
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
     }
 }
 
-/// Load, pre-link and serve `wasm` on `cfg.addr`.
+/// Listen on `cfg.addr`, then load and pre-link `wasm` and create one
+/// instance; returns once the component is ready (a failure to compile or
+/// instantiate stops the listener and is returned).
 pub async fn start(wasm: &Path, cfg: ServeConfig) -> anyhow::Result<Server> {
-    let engine = engine(cfg.pooling, Some(&crate::host::default_cache_dir()))?;
-    let component = Component::from_file(&engine, wasm)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("loading component {}", wasm.display()))?;
-    let mut linker = link(&engine)?;
-    variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-    let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
     let listener = TcpListener::bind(cfg.addr).await?;
     let addr = listener.local_addr()?;
-    // Every instance shares one pool of upstream connections.
+    let metrics = Arc::new(Metrics::new()?);
+    // Every instance shares one pool of upstream connections, and feeds
+    // its stderr (the gateway's log records) to the metrics.
     let mut instance = cfg.instance;
     instance
         .pool
         .get_or_insert_with(crate::host::UpstreamPool::default);
+    if instance.stderr.is_none() {
+        instance.metrics = Some(Arc::clone(&metrics));
+    }
     let shared = Arc::new(Shared {
-        pre,
-        engine,
-        instance,
-        idle: Mutex::new(Vec::new()),
-        max_idle: cfg.max_idle,
+        app: OnceLock::new(),
+        metrics: Arc::clone(&metrics),
+        kv: instance.kv.clone(),
     });
+    let accepting = Arc::clone(&shared);
     let task = tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
             let _ = tcp.set_nodelay(true);
-            let shared = Arc::clone(&shared);
+            let shared = Arc::clone(&accepting);
             tokio::spawn(async move {
                 let svc = service_fn(move |req| handle(Arc::clone(&shared), req));
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -139,16 +163,63 @@ pub async fn start(wasm: &Path, cfg: ServeConfig) -> anyhow::Result<Server> {
             });
         }
     });
-    Ok(Server { addr, task })
+    let server = Server {
+        addr,
+        task,
+        metrics,
+    };
+    let app = load(wasm, cfg.pooling, instance, cfg.max_idle).await?;
+    // One instance now: a component that cannot be instantiated (a missing
+    // import, a trap in its start) is never reported ready.
+    let first = create(&app).await?;
+    if let Ok(mut idle) = app.idle.lock()
+        && app.max_idle > 0
+    {
+        idle.push(first);
+    }
+    let _ = shared.app.set(app);
+    Ok(server)
 }
 
-async fn instance(shared: &Shared) -> anyhow::Result<(Store<HostState>, Proxy)> {
-    if let Some(i) = shared.idle.lock().ok().and_then(|mut v| v.pop()) {
+async fn load(
+    wasm: &Path,
+    pooling: bool,
+    instance: InstanceConfig,
+    max_idle: usize,
+) -> anyhow::Result<App> {
+    let wasm = wasm.to_owned();
+    // Compiling is CPU work: keep it off the runtime threads that answer
+    // /livez meanwhile.
+    tokio::task::spawn_blocking(move || {
+        let engine = engine(pooling, Some(&crate::host::default_cache_dir()))?;
+        let component = Component::from_file(&engine, &wasm)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading component {}", wasm.display()))?;
+        let mut linker = link(&engine)?;
+        variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(App {
+            pre,
+            engine,
+            instance,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        })
+    })
+    .await?
+}
+
+async fn create(app: &App) -> anyhow::Result<(Store<HostState>, Proxy)> {
+    let mut store = new_store(&app.engine, &app.instance);
+    let proxy = app.pre.instantiate_async(&mut store).await?;
+    Ok((store, proxy))
+}
+
+async fn instance(app: &App) -> anyhow::Result<(Store<HostState>, Proxy)> {
+    if let Some(i) = app.idle.lock().ok().and_then(|mut v| v.pop()) {
         return Ok(i);
     }
-    let mut store = new_store(&shared.engine, &shared.instance);
-    let proxy = shared.pre.instantiate_async(&mut store).await?;
-    Ok((store, proxy))
+    create(app).await
 }
 
 fn error_response(status: u16, message: &str) -> hyper::Response<HyperOutgoingBody> {
@@ -162,19 +233,116 @@ fn error_response(status: u16, message: &str) -> hyper::Response<HyperOutgoingBo
     r
 }
 
+/// The label of a request path: the proxy's routes, else `other` (a
+/// bounded set, whatever clients send).
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/v1/chat/completions" => "/v1/chat/completions",
+        "/v1/embeddings" => "/v1/embeddings",
+        "/v1/models" => "/v1/models",
+        "/healthz" => "/healthz",
+        _ => "other",
+    }
+}
+
+fn text_response(
+    status: u16,
+    content_type: &str,
+    body: String,
+) -> hyper::Response<HyperOutgoingBody> {
+    let mut r = error_response(status, &body);
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// `/metrics`, `/livez`, `/readyz`: answered by the host, never by the
+/// component.
+async fn operations(shared: &Shared, path: &str) -> Option<hyper::Response<HyperOutgoingBody>> {
+    Some(match path {
+        "/livez" => text_response(200, "text/plain", "live\n".into()),
+        "/readyz" => {
+            let (status, text) = readiness(shared).await;
+            text_response(status, "text/plain", text)
+        }
+        "/metrics" => match shared.metrics.encode() {
+            Ok(text) => text_response(200, Metrics::content_type(), text),
+            Err(e) => text_response(500, "text/plain", format!("encoding metrics: {e:#}\n")),
+        },
+        _ => return None,
+    })
+}
+
+/// Ready: the component is compiled and was instantiated, and the store
+/// answers a read within 2 s.
+async fn readiness(shared: &Shared) -> (u16, String) {
+    if shared.app.get().is_none() {
+        return (503, "not ready: the component is still loading\n".into());
+    }
+    let probe = shared.kv.exists_async("aigw-readyz", "probe");
+    match tokio::time::timeout(Duration::from_secs(2), probe).await {
+        Ok(Ok(_)) => (200, "ready\n".into()),
+        Ok(Err(e)) => (
+            503,
+            format!("not ready: the key-value store failed: {e:?}\n"),
+        ),
+        Err(_) => (
+            503,
+            "not ready: the key-value store did not answer within 2 s\n".into(),
+        ),
+    }
+}
+
 async fn handle(
     shared: Arc<Shared>,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<HyperOutgoingBody>, Infallible> {
-    let (mut store, proxy) = match instance(&shared).await {
+    let arrived = Instant::now();
+    if req.method() == hyper::Method::GET
+        && let Some(r) = operations(&shared, req.uri().path()).await
+    {
+        return Ok(r);
+    }
+    let route = route_label(req.uri().path());
+    let (resp, tap) = match shared.app.get() {
+        Some(app) => call(&shared, app, req).await,
+        None => (error_response(503, "the component is still loading"), None),
+    };
+    shared.metrics.http_request(route, resp.status().as_u16());
+    let stream = resp
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    use http_body_util::BodyExt;
+    Ok(resp.map(|inner| {
+        MeteredBody::new(
+            inner,
+            arrived,
+            route,
+            Arc::clone(&shared.metrics),
+            stream.then_some(tap),
+        )
+        .boxed_unsync()
+    }))
+}
+
+/// Run one request through an instance: the response (head set, body
+/// still being written by the guest) and the instance's stderr tap.
+async fn call(
+    shared: &Arc<Shared>,
+    app: &App,
+    req: hyper::Request<Incoming>,
+) -> (hyper::Response<HyperOutgoingBody>, Option<LogTap>) {
+    let (mut store, proxy) = match instance(app).await {
         Ok(i) => i,
         Err(e) => {
-            return Ok(error_response(
-                500,
-                &format!("instantiating the component failed: {e:#}"),
-            ));
+            let m = format!("instantiating the component failed: {e:#}");
+            return (error_response(500, &m), None);
         }
     };
+    let tap = store.data().log_tap().cloned();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let prepared = (|| {
         let mut view = store.data_mut().http();
@@ -184,12 +352,12 @@ async fn handle(
     })();
     let (req, out) = match prepared {
         Ok(p) => p,
-        Err(e) => return Ok(error_response(500, &format!("{e:#}"))),
+        Err(e) => return (error_response(500, &format!("{e:#}")), None),
     };
     // The guest keeps writing the body after it set the response, so the
     // call runs in its own task; the instance goes back to the pool when it
     // returns (never after a trap).
-    let shared2 = Arc::clone(&shared);
+    let shared = Arc::clone(shared);
     let call = tokio::spawn(async move {
         let result = proxy
             .wasi_http_incoming_handler()
@@ -197,8 +365,9 @@ async fn handle(
             .await;
         match result {
             Ok(()) => {
-                if let Ok(mut idle) = shared2.idle.lock()
-                    && idle.len() < shared2.max_idle
+                if let Some(app) = shared.app.get()
+                    && let Ok(mut idle) = app.idle.lock()
+                    && idle.len() < app.max_idle
                 {
                     idle.push((store, proxy));
                 }
@@ -207,21 +376,22 @@ async fn handle(
             Err(e) => Err(e),
         }
     });
-    match rx.await {
-        Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(code)) => Ok(error_response(
+    let resp = match rx.await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(code)) => error_response(
             500,
             &format!("the component answered with an error: {code:?}"),
-        )),
+        ),
         Err(_) => {
             let why = match call.await {
                 Ok(Err(e)) => format!("the component trapped: {e:#}"),
                 Ok(Ok(())) => "the component returned without a response".to_owned(),
                 Err(e) => format!("the component task failed: {e}"),
             };
-            Ok(error_response(500, &why))
+            error_response(500, &why)
         }
-    }
+    };
+    (resp, tap)
 }
 
 /// Parse `name=value` pairs.

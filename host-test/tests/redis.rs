@@ -446,3 +446,31 @@ async fn redis_budget_is_exact_when_calls_alternate_between_processes() {
     assert!(statuses[passed..].iter().all(|s| *s == 429), "{statuses:?}");
     assert_eq!(mock.hits(), passed);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_readyz_is_503_while_the_store_is_down_and_livez_stays_200() {
+    let mut redis = RedisServer::start();
+    let mock = MockServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gateway.json");
+    std::fs::write(&cfg, config(&mock.base_url()).to_string()).unwrap();
+    let serve = ServeProcess::start(component(), &cfg, &redis.url);
+    let client = Client::new();
+    let get = |path: &str| {
+        let (client, url) = (client.clone(), format!("{}{path}", serve.url));
+        async move { client.get(&url, &[]).await }
+    };
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!((ready.status, ready.text().as_str()), (200, "ready\n"));
+    let _ = redis.child.kill();
+    let _ = redis.child.wait();
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert!(
+        ready.text().starts_with("not ready: the key-value store"),
+        "{}",
+        ready.text()
+    );
+    assert!(!ready.text().contains("sk-"), "{}", ready.text());
+    assert_eq!(get("/livez").await.unwrap().status, 200);
+}

@@ -13,6 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::http::{Hooks, Redirect, UpstreamPool};
 use super::keyvalue::{KeyValueCtxView, KeyValueView};
 use crate::kv::KvStore;
+use crate::ops::{LogTap, Metrics};
 
 /// Per-store state.
 pub struct HostState {
@@ -25,9 +26,16 @@ pub struct HostState {
     /// Largest linear memory the guest asked for, in bytes.
     pub(super) peak_memory: Arc<Mutex<usize>>,
     limits: MemoryWatch,
+    /// The guest's stderr as metrics, when the config has metrics.
+    tap: Option<LogTap>,
 }
 
 impl HostState {
+    /// This instance's stderr tap (serve with metrics).
+    pub fn log_tap(&self) -> Option<&LogTap> {
+        self.tap.as_ref()
+    }
+
     /// Application variables (`fermyon:spin/variables`) of this instance.
     pub fn variables(&self) -> &BTreeMap<String, String> {
         &self.variables
@@ -108,6 +116,9 @@ pub struct InstanceConfig {
     pub variables: Arc<BTreeMap<String, String>>,
     /// Reuse connections to plain-HTTP upstreams (serve mode, benchmarks).
     pub pool: Option<UpstreamPool>,
+    /// Feed the guest's stderr (the gateway's log records) to these
+    /// metrics, through a [`LogTap`] per store; unless `stderr` is set.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl InstanceConfig {
@@ -118,6 +129,7 @@ impl InstanceConfig {
             stderr: None,
             variables: Arc::default(),
             pool: None,
+            metrics: None,
         }
     }
 }
@@ -137,11 +149,17 @@ fn store_with(engine: &Engine, cfg: &InstanceConfig, stdout: bool) -> Store<Host
     if stdout {
         b.inherit_stdout();
     }
-    match &cfg.stderr {
-        Some(p) => {
+    let mut tap = None;
+    match (&cfg.stderr, &cfg.metrics) {
+        (Some(p), _) => {
             b.stderr(p.clone());
         }
-        None => {
+        (None, Some(m)) => {
+            let t = LogTap::new(Arc::clone(m));
+            b.stderr(t.clone());
+            tap = Some(t);
+        }
+        (None, None) => {
             b.inherit_stderr();
         }
     }
@@ -158,6 +176,7 @@ fn store_with(engine: &Engine, cfg: &InstanceConfig, stdout: bool) -> Store<Host
         variables: Arc::clone(&cfg.variables),
         peak_memory: Arc::clone(&peak),
         limits: MemoryWatch { peak },
+        tap,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);

@@ -13,6 +13,7 @@
 //!   "state_bucket": "default",
 //!   "allowlist": {"openai": ["gpt-4o-mini", {"prefix": "gpt-4.1"}]},
 //!   "timeout_ms": 60000,
+//!   "logging": {"level": "info", "stderr": true},
 //!   "clients": [{"name": "team-a", "key_variable": "team_a_key",
 //!                "budget_micro_usd": 5000000, "requests_per_minute": 600, "tokens_per_minute": 200000}]
 //! }
@@ -48,8 +49,25 @@ pub struct ProxyConfig {
     pub allowlist: Option<std::collections::BTreeMap<String, Vec<Matcher>>>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// The gateway's log records (WIT `logging-config`); with `stderr` they
+    /// are JSON lines on the component's stderr, which `host-test serve`
+    /// turns into metrics (docs/adr/0011-operations-signals.md).
+    #[serde(default)]
+    pub logging: Option<Logging>,
     #[serde(default)]
     pub clients: Vec<Client>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logging {
+    /// `debug`, `info` (default), `warn` or `error`.
+    #[serde(default)]
+    pub level: Option<String>,
+    #[serde(default)]
+    pub stderr: bool,
+    #[serde(default)]
+    pub include_prompts: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +169,16 @@ fn kind(s: &str) -> Result<w::ProviderKind, String> {
         "workers-ai" => w::ProviderKind::WorkersAi,
         "custom" => w::ProviderKind::Custom,
         other => return Err(format!("unknown provider kind {other:?}")),
+    })
+}
+
+fn level(s: Option<&str>) -> Result<w::LogLevel, String> {
+    Ok(match s.unwrap_or("info") {
+        "debug" => w::LogLevel::Debug,
+        "info" => w::LogLevel::Info,
+        "warn" => w::LogLevel::Warn,
+        "error" => w::LogLevel::Error,
+        other => return Err(format!("unknown logging level {other:?}")),
     })
 }
 
@@ -267,7 +295,17 @@ pub fn gateway_config(
                 })
                 .collect()
         }),
-        logging: None,
+        logging: c
+            .logging
+            .as_ref()
+            .map(|l| {
+                Ok::<_, String>(w::LoggingConfig {
+                    level: level(l.level.as_deref())?,
+                    stderr: l.stderr,
+                    include_prompts: l.include_prompts,
+                })
+            })
+            .transpose()?,
         timeout_ms: c.timeout_ms,
         attempt_timeouts: None,
     })

@@ -1,0 +1,169 @@
+//! The guest's stderr as a line tap: every line still reaches the host's
+//! stderr, and each gateway log record among them updates [`Metrics`]
+//! synchronously, inside the guest's write, so a call's metrics are
+//! recorded before the component can send the response that follows.
+//!
+//! One tap per store: a store runs one request at a time, so the records
+//! between two `request` records belong to one call ([`CallInfo`]).
+
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+
+use super::metrics::{CallInfo, Metrics, Record};
+
+/// Longest line kept; a longer one is passed on in pieces and not parsed.
+const MAX_LINE: usize = 64 * 1024;
+
+#[derive(Debug)]
+struct Inner {
+    partial: Vec<u8>,
+    call: CallInfo,
+}
+
+/// A per-store stderr that feeds [`Metrics`]. Cheap to clone (an `Arc`).
+#[derive(Debug, Clone)]
+pub struct LogTap {
+    metrics: Arc<Metrics>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl LogTap {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics,
+            inner: Arc::new(Mutex::new(Inner {
+                partial: Vec::new(),
+                call: CallInfo::default(),
+            })),
+        }
+    }
+
+    /// The call in progress (or the last one) on this tap's instance.
+    pub fn call(&self) -> CallInfo {
+        self.inner
+            .lock()
+            .map(|i| i.call.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Take `bytes` from the guest: pass them on, and act on each whole line.
+    pub fn feed(&self, bytes: &[u8]) {
+        let _ = std::io::stderr().write_all(bytes);
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let mut rest = bytes;
+        while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
+            let (line, tail) = rest.split_at(nl);
+            rest = tail.get(1..).unwrap_or_default();
+            let whole = if inner.partial.is_empty() {
+                line.to_vec()
+            } else {
+                let mut w = std::mem::take(&mut inner.partial);
+                w.extend_from_slice(line);
+                w
+            };
+            if let Ok(text) = std::str::from_utf8(&whole)
+                && let Some(record) = Record::parse(text)
+            {
+                let Inner { call, .. } = &mut *inner;
+                self.metrics.record(&record, call);
+            }
+        }
+        if inner.partial.len().saturating_add(rest.len()) > MAX_LINE {
+            inner.partial.clear();
+        } else {
+            inner.partial.extend_from_slice(rest);
+        }
+    }
+}
+
+impl IsTerminal for LogTap {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogTap {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for LogTap {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.feed(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(MAX_LINE)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LogTap {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for LogTap {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.feed(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    #[test]
+    fn tap_joins_lines_split_across_writes() {
+        let tap = LogTap::new(Arc::new(Metrics::new().unwrap()));
+        let line = br#"{"level":"info","event":"request","timestamp_ms":1,"operation":"run","provider":"mock","model":"m","duration_ms":0,"attempts":0,"cached":false}
+"#;
+        let (a, b) = line.split_at(40);
+        tap.feed(a);
+        assert_eq!(tap.call(), CallInfo::default());
+        tap.feed(b);
+        assert_eq!(tap.call().provider, "mock");
+        let text = tap.metrics().encode().unwrap();
+        assert!(
+            text.contains(r#"aigw_requests_total{model="m",operation="run",provider="mock"} 1"#),
+            "{text}"
+        );
+    }
+}
