@@ -24,7 +24,7 @@ type Built = (String, Vec<(String, String)>, Value);
 /// Anthropic requires `max_tokens`; this is sent when the caller gives none.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
-fn thinking_budget(e: ReasoningEffort) -> u32 {
+pub(crate) fn thinking_budget(e: ReasoningEffort) -> u32 {
     match e {
         ReasoningEffort::Low => 1024,
         ReasoningEffort::Medium => 4096,
