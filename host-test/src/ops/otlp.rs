@@ -652,15 +652,17 @@ mod tests {
 
     #[test]
     fn traceparent_is_parsed_and_validated() {
-        let ctx =
-            TraceContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-                .unwrap();
+        let ctx = TraceContext::from_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .unwrap();
         assert_eq!(ctx.trace_id[0], 0x4b);
         assert_eq!(ctx.parent_span_id.unwrap()[7], 0xb7);
         assert!(ctx.sampled);
-        let unsampled =
-            TraceContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
-                .unwrap();
+        let unsampled = TraceContext::from_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        )
+        .unwrap();
         assert!(!unsampled.sampled);
         for bad in [
             "",
