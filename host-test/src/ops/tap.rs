@@ -20,8 +20,9 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
+use super::export::Exporter;
 use super::metrics::{CallInfo, Metrics, Record};
-use super::otlp::{CallSpan, Exporter, TraceContext};
+use super::otlp::{CallSpan, TraceContext};
 
 /// Longest line kept; a longer one is passed on in pieces and not parsed.
 const MAX_LINE: usize = 64 * 1024;
