@@ -36,6 +36,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::cancel::{CallGuard, GuardedBody};
 use crate::host::{HostState, InstanceConfig, engine, link, new_store};
 use crate::ops::{LogTap, MeteredBody, Metrics};
 
@@ -305,9 +306,13 @@ async fn handle(
         return Ok(r);
     }
     let route = route_label(req.uri().path());
-    let (resp, tap) = match shared.app.get() {
+    let (resp, tap, guard) = match shared.app.get() {
         Some(app) => call(&shared, app, req).await,
-        None => (error_response(503, "the component is still loading"), None),
+        None => (
+            error_response(503, "the component is still loading"),
+            None,
+            CallGuard::none(),
+        ),
     };
     shared.metrics.http_request(route, resp.status().as_u16());
     let stream = resp
@@ -317,29 +322,34 @@ async fn handle(
         .is_some_and(|v| v.starts_with("text/event-stream"));
     use http_body_util::BodyExt;
     Ok(resp.map(|inner| {
-        MeteredBody::new(
+        let metered = MeteredBody::new(
             inner,
             arrived,
             route,
             Arc::clone(&shared.metrics),
             stream.then_some(tap),
-        )
-        .boxed_unsync()
+        );
+        GuardedBody::new(metered, guard).boxed_unsync()
     }))
 }
 
 /// Run one request through an instance: the response (head set, body
-/// still being written by the guest) and the instance's stderr tap.
+/// still being written by the guest), the instance's stderr tap, and the
+/// guard that cancels the call if the client leaves first.
 async fn call(
     shared: &Arc<Shared>,
     app: &App,
     req: hyper::Request<Incoming>,
-) -> (hyper::Response<HyperOutgoingBody>, Option<LogTap>) {
+) -> (
+    hyper::Response<HyperOutgoingBody>,
+    Option<LogTap>,
+    CallGuard,
+) {
     let (mut store, proxy) = match instance(app).await {
         Ok(i) => i,
         Err(e) => {
             let m = format!("instantiating the component failed: {e:#}");
-            return (error_response(500, &m), None);
+            return (error_response(500, &m), None, CallGuard::none());
         }
     };
     let tap = store.data().log_tap().cloned();
@@ -352,7 +362,13 @@ async fn call(
     })();
     let (req, out) = match prepared {
         Ok(p) => p,
-        Err(e) => return (error_response(500, &format!("{e:#}")), None),
+        Err(e) => {
+            return (
+                error_response(500, &format!("{e:#}")),
+                None,
+                CallGuard::none(),
+            );
+        }
     };
     // The guest keeps writing the body after it set the response, so the
     // call runs in its own task; the instance goes back to the pool when it
@@ -376,6 +392,9 @@ async fn call(
             Err(e) => Err(e),
         }
     });
+    // Held while the response head is awaited: a client that leaves now
+    // drops this future, and the guard cancels the call.
+    let guard = CallGuard::new(call.abort_handle());
     let resp = match rx.await {
         Ok(Ok(resp)) => resp,
         Ok(Err(code)) => error_response(
@@ -391,7 +410,7 @@ async fn call(
             error_response(500, &why)
         }
     };
-    (resp, tap)
+    (resp, tap, guard)
 }
 
 /// Parse `name=value` pairs.
