@@ -3,6 +3,7 @@
 //! build configurations (`cfg`). Used by the CLI, the integration tests and
 //! the benchmarks.
 
+pub mod cancel;
 pub mod cfg;
 pub mod client;
 pub mod host;

@@ -41,6 +41,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::cancel::{CallGuard, GuardedBody};
 use crate::host::{HostState, InstanceConfig, engine, link, new_store};
 use crate::ops::{Exporter, HttpSpan, LogTap, MeteredBody, Metrics, OtlpConfig};
 
@@ -335,9 +336,13 @@ async fn handle(
             .and_then(|v| v.to_str().ok());
         HttpSpan::start(e, req.method(), route, parent)
     });
-    let (resp, tap) = match shared.app.get() {
+    let (resp, tap, guard) = match shared.app.get() {
         Some(app) => call(&shared, app, req, span.as_ref()).await,
-        None => (error_response(503, "the component is still loading"), None),
+        None => (
+            error_response(503, "the component is still loading"),
+            None,
+            CallGuard::none(),
+        ),
     };
     shared.metrics.http_request(route, resp.status().as_u16());
     if let Some(s) = &mut span {
@@ -350,31 +355,36 @@ async fn handle(
         .is_some_and(|v| v.starts_with("text/event-stream"));
     use http_body_util::BodyExt;
     Ok(resp.map(|inner| {
-        MeteredBody::new(
+        let metered = MeteredBody::new(
             inner,
             arrived,
             route,
             Arc::clone(&shared.metrics),
             stream.then_some(tap),
         )
-        .with_span(span)
-        .boxed_unsync()
+        .with_span(span);
+        GuardedBody::new(metered, guard).boxed_unsync()
     }))
 }
 
 /// Run one request through an instance: the response (head set, body
-/// still being written by the guest) and the instance's stderr tap.
+/// still being written by the guest), the instance's stderr tap, and the
+/// guard that cancels the call if the client leaves first.
 async fn call(
     shared: &Arc<Shared>,
     app: &App,
     req: hyper::Request<Incoming>,
     span: Option<&HttpSpan>,
-) -> (hyper::Response<HyperOutgoingBody>, Option<LogTap>) {
+) -> (
+    hyper::Response<HyperOutgoingBody>,
+    Option<LogTap>,
+    CallGuard,
+) {
     let (mut store, proxy) = match instance(app).await {
         Ok(i) => i,
         Err(e) => {
             let m = format!("instantiating the component failed: {e:#}");
-            return (error_response(500, &m), None);
+            return (error_response(500, &m), None, CallGuard::none());
         }
     };
     let tap = store.data().log_tap().cloned();
@@ -390,7 +400,13 @@ async fn call(
     })();
     let (req, out) = match prepared {
         Ok(p) => p,
-        Err(e) => return (error_response(500, &format!("{e:#}")), None),
+        Err(e) => {
+            return (
+                error_response(500, &format!("{e:#}")),
+                None,
+                CallGuard::none(),
+            );
+        }
     };
     // The guest keeps writing the body after it set the response, so the
     // call runs in its own task; the instance goes back to the pool when it
@@ -414,6 +430,9 @@ async fn call(
             Err(e) => Err(e),
         }
     });
+    // Held while the response head is awaited: a client that leaves now
+    // drops this future, and the guard cancels the call.
+    let guard = CallGuard::new(call.abort_handle());
     let resp = match rx.await {
         Ok(Ok(resp)) => resp,
         Ok(Err(code)) => error_response(
@@ -429,7 +448,7 @@ async fn call(
             error_response(500, &why)
         }
     };
-    (resp, tap)
+    (resp, tap, guard)
 }
 
 /// Parse `name=value` pairs.

@@ -10,12 +10,14 @@
 //!   an exact multiple of its per-call amount, and every cache entry is one
 //!   whole JSON entry.
 //! - One successful call writes, in this order and each in its own
-//!   transaction: its cache entry, then the cost counters `requests` (per
-//!   model, then total), `input`, `output`, `cost` (per model, then total)
-//!   (src/engine/run.rs, src/engine/cost.rs). The response leaves only after
-//!   all of them. So for the counts of calls each write saw,
-//!   `received <= cost_total <= cost_model <= output <= input <=
-//!   requests_total <= requests_model <= cache_entries <= upstream_served`,
+//!   transaction: the cost counters `requests` (per model, then total),
+//!   `input`, `output`, `cost` (per model, then total), then its cache entry
+//!   (src/engine/run.rs, src/engine/cost.rs: a call is accounted before it
+//!   is cached, so a call whose cost cannot be recorded leaves no entry).
+//!   The response leaves only after all of them. So for the counts of calls
+//!   each write saw, `received <= cache_entries <= cost_total <= cost_model
+//!   <= output <= input <= requests_total <= requests_model <=
+//!   upstream_served`,
 //!   exactly: a call the client received is recorded everywhere; a call cut
 //!   by the kill may have any prefix of its writes, never a later one
 //!   without an earlier one; and nothing is recorded that the upstream
@@ -221,13 +223,13 @@ async fn crash_sigkill_under_load_keeps_costs_and_cache_exact() {
     assert_eq!(c.cost_total % COST, 0, "{c:?}");
     let chain = [
         ("received", got),
+        ("cache entries", entries),
         ("cost total", c.cost_total / COST),
         ("cost per model", c.cost_model / COST),
         ("output", c.output / OUTPUT),
         ("input", c.input / INPUT),
         ("requests total", c.requests_total),
         ("requests per model", c.requests_model),
-        ("cache entries", entries),
         ("upstream served", served),
     ];
     for pair in chain.windows(2) {

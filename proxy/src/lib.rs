@@ -7,6 +7,7 @@
 //! Settings come from application variables (`fermyon:spin/variables`):
 //! `gateway_config` (JSON, see README) plus one variable per secret.
 
+pub mod params;
 pub mod text;
 
 #[cfg(target_arch = "wasm32")]

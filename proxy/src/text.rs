@@ -103,3 +103,52 @@ mod tests {
         assert_eq!(bearer("Bearer "), None);
     }
 }
+
+/// Whether a client's `x-request-id` can be echoed: 1 to 128 visible ASCII
+/// characters (no spaces or controls, so it can be logged and sent back
+/// as a header unchanged).
+pub fn is_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Decode `%XX` escapes of a path segment (a model id like `org%2Fmodel`);
+/// an invalid escape is kept as written.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |j: usize| bytes.get(j).and_then(|c| char::from(*c).to_digit(16));
+        if b == b'%'
+            && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_echoed_only_when_printable_and_short() {
+        assert!(is_request_id("req-123_abc.DEF:9"));
+        assert!(!is_request_id(""));
+        assert!(!is_request_id("has space"));
+        assert!(!is_request_id("line\nbreak"));
+        assert!(!is_request_id(&"x".repeat(129)));
+    }
+
+    #[test]
+    fn percent_decode_reads_escapes_and_keeps_bad_ones() {
+        assert_eq!(percent_decode("org%2Fmodel"), "org/model");
+        assert_eq!(percent_decode("a%zzb%4"), "a%zzb%4");
+        assert_eq!(percent_decode("gpt-4o"), "gpt-4o");
+    }
+}

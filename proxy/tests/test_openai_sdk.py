@@ -129,6 +129,41 @@ class OpenAISdk(unittest.TestCase):
     def test_models(self):
         ids = [m.id for m in self.client.models.list()]
         self.assertEqual(ids, ["mock-model", "claude-mock"])
+        self.assertEqual(self.client.models.retrieve("claude-mock").id, "claude-mock")
+        with self.assertRaises(openai.NotFoundError):
+            self.client.models.retrieve("not-listed")
+
+    def test_nothing_dropped(self):
+        # Parameters the gateway does not type, and the SDK's extra_body,
+        # reach an OpenAI-format upstream unchanged.
+        raw = self.client.chat.completions.with_raw_response.create(
+            model="mock-model", messages=[{"role": "user", "content": "x"}],
+            frequency_penalty=0.5, presence_penalty=0.1, logit_bias={"50256": -100},
+            parallel_tool_calls=False, user="end-user", seed=3,
+            extra_body={"vendor_option": {"depth": 2}},
+            extra_headers={"x-request-id": "sdk-req-1"},
+        )
+        self.assertEqual(raw.headers["x-request-id"], "sdk-req-1")
+        self.assertTrue(raw.headers["openai-processing-ms"].isdigit())
+        self.assertEqual(raw.parse().choices[0].finish_reason, "stop")
+        sent = upstream_json()
+        for k, v in {"frequency_penalty": 0.5, "presence_penalty": 0.1, "logit_bias": {"50256": -100},
+                     "parallel_tool_calls": False, "user": "end-user", "seed": 3,
+                     "vendor_option": {"depth": 2}}.items():
+            self.assertEqual(sent[k], v, k)
+        # What the answer cannot carry, or the upstream cannot take, is a
+        # 400 naming it, and nothing is sent.
+        mock("reset")
+        with self.assertRaises(openai.BadRequestError) as ctx:
+            self.client.chat.completions.create(
+                model="mock-model", messages=[{"role": "user", "content": "x"}], logprobs=True, top_logprobs=2)
+        self.assertIn(ctx.exception.body["param"], ("logprobs", "top_logprobs"))
+        with self.assertRaises(openai.BadRequestError) as ctx:
+            self.client.chat.completions.create(
+                model="claude-mock", messages=[{"role": "user", "content": "x"}], frequency_penalty=0.5)
+        self.assertEqual(ctx.exception.body["param"], "frequency_penalty")
+        self.assertIn("mock-anthropic", ctx.exception.message)
+        self.assertEqual(mock("requests"), [])
 
     def test_errors(self):
         bad = openai.OpenAI(base_url=f"{PROXY}/v1", api_key="wrong-key", max_retries=0)

@@ -56,7 +56,16 @@ pub(super) fn respond(state: &Arc<State>, kill: &Kill, reply: Reply) -> Response
                         return;
                     }
                     if sent > 0 && !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
+                        // A client that hangs up during the pause is seen
+                        // at once (hyper drops the body receiver), not at
+                        // the next write: the disconnect tests time that.
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = tx.closed() => {
+                                record(&st, StreamOutcome::ClientClosed { sent, total });
+                                return;
+                            }
+                        }
                     }
                     if tx.send(Ok(Frame::data(Bytes::from(c)))).await.is_err() {
                         record(&st, StreamOutcome::ClientClosed { sent, total });

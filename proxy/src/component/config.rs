@@ -13,12 +13,19 @@
 //!   "state_bucket": "default",
 //!   "allowlist": {"openai": ["gpt-4o-mini", {"prefix": "gpt-4.1"}]},
 //!   "timeout_ms": 60000,
+//!   "first_byte_timeout_ms": 300000, "between_bytes_timeout_ms": 60000,
 //!   "logging": {"level": "info", "stderr": true},
 //!   "clients": [{"name": "team-a", "key_variable": "team_a_key",
 //!                "budget_micro_usd": 5000000, "requests_per_minute": 600, "tokens_per_minute": 200000}]
 //! }
 //! ```
 //! Without `clients` the proxy needs no key from its callers.
+//!
+//! `models` is a listing, not an allowlist: it is what `GET /v1/models` and
+//! `GET /v1/models/{id}` show (without it, routes and allowlist entries
+//! without wildcards). A request for an unlisted model is still served when
+//! a route or the default provider takes it; to restrict what is served,
+//! use `allowlist`.
 
 use serde::Deserialize;
 
@@ -49,6 +56,17 @@ pub struct ProxyConfig {
     pub allowlist: Option<std::collections::BTreeMap<String, Vec<Matcher>>>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Per upstream attempt: connecting (default 10 s), the first byte of
+    /// the answer (default 300 s) and the gap between two chunks of it
+    /// (default 60 s), so a stalled upstream ends the client's request
+    /// (504, or an error event in a stream) instead of hanging. 0 turns one
+    /// off.
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub first_byte_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub between_bytes_timeout_ms: Option<u64>,
     /// The gateway's log records (WIT `logging-config`); with `stderr` they
     /// are JSON lines on the component's stderr, which `host-test serve`
     /// turns into metrics (docs/adr/0011-operations-signals.md).
@@ -307,8 +325,37 @@ pub fn gateway_config(
             })
             .transpose()?,
         timeout_ms: c.timeout_ms,
-        attempt_timeouts: None,
+        attempt_timeouts: Some(w::AttemptTimeouts {
+            connect_ms: timeout(c.connect_timeout_ms, 10_000),
+            first_byte_ms: timeout(c.first_byte_timeout_ms, 300_000),
+            between_bytes_ms: timeout(c.between_bytes_timeout_ms, 60_000),
+        }),
     })
+}
+
+/// A configured timeout, else the default; 0 = none.
+fn timeout(configured: Option<u64>, default: u64) -> Option<u64> {
+    match configured.unwrap_or(default) {
+        0 => None,
+        ms => Some(ms),
+    }
+}
+
+/// The wire format of the configured provider `name`.
+pub fn wire_of(c: &ProxyConfig, name: &str) -> crate::params::Wire {
+    use crate::params::Wire;
+    let Some(p) = c.providers.iter().find(|p| p.name == name) else {
+        // Cannot happen (the gateway resolved `name` from this config);
+        // fail closed: nothing untyped is forwarded.
+        return Wire::Unknown;
+    };
+    match (p.kind.as_str(), p.wire_format.as_deref()) {
+        ("anthropic", _) | ("custom", Some("anthropic")) => Wire::Anthropic,
+        ("workers-ai" | "workers_ai", _) | ("custom", Some("workers-ai" | "workers_ai")) => {
+            Wire::WorkersAi
+        }
+        _ => Wire::OpenAi,
+    }
 }
 
 /// The models `/v1/models` lists: configured ones, else route patterns and

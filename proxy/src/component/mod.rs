@@ -48,13 +48,7 @@ fn state() -> Result<Rc<State>, ApiError> {
     if let Some(s) = STATE.with(|s| s.borrow().clone()) {
         return Ok(s);
     }
-    let (config, clients) = config::load().map_err(|m| ApiError {
-        status: 500,
-        kind: "server_error",
-        code: Some("proxy_config".into()),
-        message: m,
-        retry_after_ms: None,
-    })?;
+    let (config, clients) = config::load().map_err(config_error)?;
     let s = Rc::new(State {
         config,
         clients,
@@ -72,10 +66,8 @@ impl State {
         }
         let unauthorized = |m: &str| ApiError {
             status: 401,
-            kind: "invalid_request_error",
             code: Some("invalid_api_key".into()),
-            message: m.into(),
-            retry_after_ms: None,
+            ..ApiError::invalid(m)
         };
         let token = req
             .header("authorization")
@@ -99,18 +91,21 @@ impl State {
             return Ok(Rc::clone(g));
         }
         let c = client.and_then(|n| self.config.clients.iter().find(|c| c.name == n));
-        let cfg = config::gateway_config(&self.config, c).map_err(|m| ApiError {
-            status: 500,
-            kind: "server_error",
-            code: Some("proxy_config".into()),
-            message: m,
-            retry_after_ms: None,
-        })?;
+        let cfg = config::gateway_config(&self.config, c).map_err(config_error)?;
         let g = Rc::new(api::open(&cfg).map_err(|e| openai::api_error(&e))?);
         self.gateways
             .borrow_mut()
             .push((name.to_owned(), Rc::clone(&g)));
         Ok(g)
+    }
+}
+
+fn config_error(m: String) -> ApiError {
+    ApiError {
+        status: 500,
+        kind: "server_error",
+        code: Some("proxy_config".into()),
+        ..ApiError::invalid(m)
     }
 }
 
@@ -123,33 +118,104 @@ fn completion_id() -> String {
     format!("chatcmpl-{r:016x}")
 }
 
-fn send_error(out: ResponseOutparam, e: &ApiError) {
-    let retry = e.retry_after_ms.map(|ms| ms.div_ceil(1000).to_string());
-    let extra: Vec<(&str, &str)> = retry
-        .as_deref()
-        .map(|r| vec![("retry-after", r)])
-        .unwrap_or_default();
-    io::respond(
-        out,
-        e.status,
-        "application/json",
-        e.body().as_bytes(),
-        &extra,
-    );
+/// One request's reply context: its id (the client's `x-request-id` when
+/// it sent a usable one, else generated) and when it arrived. Every
+/// response carries `x-request-id` and `openai-processing-ms`.
+struct Ctx {
+    request_id: String,
+    arrived_ns: u64,
 }
 
-fn send_json(out: ResponseOutparam, v: &serde_json::Value) {
-    io::respond(out, 200, "application/json", v.to_string().as_bytes(), &[]);
+impl Ctx {
+    fn new(request: &IncomingRequest) -> Self {
+        let arrived_ns = bindings::wasi::clocks::monotonic_clock::now();
+        let given = request
+            .headers()
+            .get("x-request-id")
+            .into_iter()
+            .find_map(|v| String::from_utf8(v).ok())
+            .filter(|id| text::is_request_id(id));
+        let request_id = given.unwrap_or_else(|| {
+            let r = bindings::wasi::random::random::get_random_bytes(16);
+            let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
+            format!("req_{hex}")
+        });
+        Self {
+            request_id,
+            arrived_ns,
+        }
+    }
+
+    /// The headers every response carries, as of now.
+    fn headers(&self) -> [(&'static str, String); 2] {
+        let ms = bindings::wasi::clocks::monotonic_clock::now().saturating_sub(self.arrived_ns)
+            / 1_000_000;
+        [
+            ("x-request-id", self.request_id.clone()),
+            ("openai-processing-ms", ms.to_string()),
+        ]
+    }
+
+    fn respond(
+        &self,
+        out: ResponseOutparam,
+        status: u16,
+        content_type: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) {
+        let own = self.headers();
+        let mut headers: Vec<(&str, &str)> = own.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        headers.extend_from_slice(extra);
+        io::respond(out, status, content_type, body, &headers);
+    }
+
+    fn send_error(&self, out: ResponseOutparam, e: &ApiError) {
+        let retry = e.retry_after_ms.map(|ms| ms.div_ceil(1000).to_string());
+        let extra: Vec<(&str, &str)> = retry
+            .as_deref()
+            .map(|r| vec![("retry-after", r)])
+            .unwrap_or_default();
+        self.respond(
+            out,
+            e.status,
+            "application/json",
+            e.body().as_bytes(),
+            &extra,
+        );
+    }
+
+    fn send_json(&self, out: ResponseOutparam, v: &serde_json::Value) {
+        self.respond(out, 200, "application/json", v.to_string().as_bytes(), &[]);
+    }
+
+    /// Start a streamed response.
+    fn start(
+        &self,
+        out: ResponseOutparam,
+        status: u16,
+        headers: &[(&str, &str)],
+    ) -> Option<io::Writer> {
+        let own = self.headers();
+        let mut all: Vec<(&str, &str)> = own.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.extend_from_slice(headers);
+        io::Writer::start(out, status, &all)
+    }
+}
+
+fn model_json(id: &str, owner: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": owner})
 }
 
 struct Proxy;
 
 impl Guest for Proxy {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let ctx = Ctx::new(&request);
         let req = match io::read(request) {
             Ok(r) => r,
             Err((status, m)) => {
-                return send_error(
+                return ctx.send_error(
                     out,
                     &ApiError {
                         status,
@@ -159,27 +225,38 @@ impl Guest for Proxy {
             }
         };
         let path = req.path.split('?').next().unwrap_or("").to_owned();
+        let listed = |s: &State| config::models(&s.config);
         match (&req.method, path.as_str()) {
-            (Method::Get, "/healthz") => io::respond(out, 200, "text/plain", b"ok", &[]),
+            (Method::Get, "/healthz") => ctx.respond(out, 200, "text/plain", b"ok", &[]),
             (Method::Get, "/v1/models") => {
                 match state().and_then(|s| s.authenticate(&req).map(|_| s)) {
                     Ok(s) => {
-                        let data: Vec<serde_json::Value> = config::models(&s.config)
-                        .into_iter()
-                        .map(|(id, owner)| serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": owner}))
-                        .collect();
-                        send_json(out, &serde_json::json!({"object": "list", "data": data}));
+                        let data: Vec<serde_json::Value> = listed(&s)
+                            .iter()
+                            .map(|(id, owner)| model_json(id, owner))
+                            .collect();
+                        ctx.send_json(out, &serde_json::json!({"object": "list", "data": data}));
                     }
-                    Err(e) => send_error(out, &e),
+                    Err(e) => ctx.send_error(out, &e),
                 }
             }
-            (Method::Post, "/v1/chat/completions") => chat(req, out),
+            (Method::Get, p) if p.starts_with("/v1/models/") => {
+                let id = text::percent_decode(p.get("/v1/models/".len()..).unwrap_or(""));
+                match state().and_then(|s| s.authenticate(&req).map(|_| s)) {
+                    Ok(s) => match listed(&s).iter().find(|(m, _)| *m == id) {
+                        Some((m, owner)) => ctx.send_json(out, &model_json(m, owner)),
+                        None => ctx.send_error(out, &openai::model_not_found(&id)),
+                    },
+                    Err(e) => ctx.send_error(out, &e),
+                }
+            }
+            (Method::Post, "/v1/chat/completions") => chat(&ctx, req, out),
             (Method::Post, "/v1/embeddings") => match embeddings(&req) {
-                Ok(v) => send_json(out, &v),
-                Err(e) => send_error(out, &e),
+                Ok(v) => ctx.send_json(out, &v),
+                Err(e) => ctx.send_error(out, &e),
             },
             (_, "/v1/chat/completions" | "/v1/embeddings" | "/v1/models") => {
-                send_error(
+                ctx.send_error(
                     out,
                     &ApiError {
                         status: 405,
@@ -187,7 +264,7 @@ impl Guest for Proxy {
                     },
                 );
             }
-            _ => send_error(
+            _ => ctx.send_error(
                 out,
                 &ApiError {
                     status: 404,
@@ -198,39 +275,40 @@ impl Guest for Proxy {
     }
 }
 
-fn chat(req: io::Request, out: ResponseOutparam) {
+fn chat(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
     let prepared = (|| {
         let s = state()?;
         let client = s.authenticate(&req)?;
         let body: openai::ChatRequest = serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
-        let (input, options) = openai::to_gateway(&body, client.clone())?;
         let gateway = s.gateway(client.as_deref())?;
-        Ok::<_, ApiError>((gateway, body, input, options))
+        let provider = gateway
+            .resolve_provider(&body.model, None)
+            .map_err(|e| openai::api_error(&e))?;
+        let wire = config::wire_of(&s.config, &provider);
+        let (input, options) = openai::to_gateway(&body, client.clone(), wire, &provider)?;
+        let include_usage = body.include_usage()?;
+        Ok::<_, ApiError>((gateway, body, input, options, include_usage))
     })();
-    let (gateway, body, input, options) = match prepared {
+    let (gateway, body, input, options, include_usage) = match prepared {
         Ok(p) => p,
-        Err(e) => return send_error(out, &e),
+        Err(e) => return ctx.send_error(out, &e),
     };
     let id = completion_id();
     let created = now_secs();
     if !body.stream {
         match gateway.run(&body.model, &input, Some(&options)) {
-            Ok(o) => send_json(out, &openai::completion(&id, created, &o)),
-            Err(e) => send_error(out, &openai::api_error(&e)),
+            Ok(o) => ctx.send_json(out, &openai::completion(&id, created, &o)),
+            Err(e) => ctx.send_error(out, &openai::api_error(&e)),
         }
         return;
     }
     // Streams: errors before the first event are plain HTTP errors.
     let stream = match gateway.stream(&body.model, &input, Some(&options)) {
         Ok(s) => s,
-        Err(e) => return send_error(out, &openai::api_error(&e)),
+        Err(e) => return ctx.send_error(out, &openai::api_error(&e)),
     };
-    let include_usage = body
-        .stream_options
-        .as_ref()
-        .is_some_and(|o| o.include_usage);
-    let Some(mut w) = io::Writer::start(
+    let Some(mut w) = ctx.start(
         out,
         200,
         &[
@@ -240,6 +318,9 @@ fn chat(req: io::Request, out: ResponseOutparam) {
     ) else {
         return;
     };
+    // The model field is the one the first chunk named on every chunk:
+    // clients (and the OpenAI SDKs' stream helpers) expect it not to
+    // change within a stream.
     let mut chunker = openai::Chunker::new(id, created, body.model.clone());
     let mut alive = w.write(text::sse(&chunker.role().to_string()).as_bytes());
     while alive {
@@ -249,7 +330,6 @@ fn chat(req: io::Request, out: ResponseOutparam) {
             w::StreamEvent::Reasoning(r) => chunker.reasoning(r),
             w::StreamEvent::ToolUse(c) => chunker.tool(c),
             w::StreamEvent::Done(d) => {
-                chunker.model.clone_from(&d.model);
                 let mut frames = text::sse(
                     &chunker
                         .chunk(

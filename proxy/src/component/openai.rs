@@ -1,7 +1,9 @@
 //! OpenAI Chat Completions and Embeddings on the wire ⇄ the gateway's types.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+use crate::params::{self, Wire};
 
 use super::bindings::workkit::ai_gateway::types as w;
 
@@ -12,7 +14,7 @@ pub struct ChatRequest {
     #[serde(default)]
     pub stream: bool,
     #[serde(default)]
-    pub stream_options: Option<StreamOptions>,
+    pub stream_options: Option<Value>,
     #[serde(default)]
     pub temperature: Option<f64>,
     #[serde(default)]
@@ -31,18 +33,40 @@ pub struct ChatRequest {
     pub response_format: Option<Value>,
     #[serde(default)]
     pub reasoning_effort: Option<String>,
-    #[serde(default)]
-    pub seed: Option<i64>,
-    #[serde(default)]
-    pub n: Option<u32>,
-    #[serde(default)]
-    pub user: Option<String>,
+    /// Every other parameter: carried to the upstream or refused by name
+    /// (`crate::params`), never dropped.
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct StreamOptions {
-    #[serde(default)]
-    pub include_usage: bool,
+impl ChatRequest {
+    /// `stream_options.include_usage`; any other stream option is refused
+    /// by name (the proxy writes the chunks itself).
+    pub fn include_usage(&self) -> Result<bool, ApiError> {
+        let Some(o) = self.stream_options.as_ref().filter(|o| !o.is_null()) else {
+            return Ok(false);
+        };
+        let Some(map) = o.as_object() else {
+            return Err(ApiError::param(
+                "stream_options",
+                "stream_options must be an object",
+            ));
+        };
+        let mut usage = false;
+        for (k, v) in map {
+            match (k.as_str(), v) {
+                ("include_usage", Value::Bool(b)) => usage = *b,
+                (_, Value::Null) | ("include_obfuscation", Value::Bool(false)) => {}
+                _ => {
+                    return Err(ApiError::param(
+                        &format!("stream_options.{k}"),
+                        &format!("stream option `{k}` = {v} is not supported by this gateway"),
+                    ));
+                }
+            }
+        }
+        Ok(usage)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +115,8 @@ pub struct ApiError {
     pub code: Option<String>,
     pub message: String,
     pub retry_after_ms: Option<u64>,
+    /// The request parameter the error is about.
+    pub param: Option<String>,
 }
 
 impl ApiError {
@@ -101,11 +127,33 @@ impl ApiError {
             code: None,
             message: message.into(),
             retry_after_ms: None,
+            param: None,
+        }
+    }
+
+    /// A 400 about one request parameter.
+    pub fn param(param: &str, message: &str) -> Self {
+        Self {
+            code: Some("unsupported_parameter".into()),
+            param: Some(param.to_owned()),
+            ..Self::invalid(message)
         }
     }
 
     pub fn body(&self) -> String {
-        json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}}).to_string()
+        json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}).to_string()
+    }
+}
+
+/// A model `/v1/models` does not list, as OpenAI reports it.
+pub fn model_not_found(id: &str) -> ApiError {
+    ApiError {
+        status: 404,
+        code: Some("model_not_found".into()),
+        param: Some("model".into()),
+        ..ApiError::invalid(format!(
+            "The model `{id}` does not exist or you do not have access to it."
+        ))
     }
 }
 
@@ -195,6 +243,7 @@ pub fn api_error(e: &w::GatewayError) -> ApiError {
         code,
         message,
         retry_after_ms: retry,
+        param: None,
     }
 }
 
@@ -225,14 +274,16 @@ fn text_of(content: Option<&Value>) -> Result<String, ApiError> {
     }
 }
 
-/// The gateway call for a Chat Completions request.
+/// The gateway call for a Chat Completions request to a provider named
+/// `provider` of format `wire`.
 pub fn to_gateway(
     req: &ChatRequest,
     caller: Option<String>,
+    wire: Wire,
+    provider: &str,
 ) -> Result<(w::AiInput, w::RunOptions), ApiError> {
-    if req.n.is_some_and(|n| n != 1) {
-        return Err(ApiError::invalid("n > 1 is not supported"));
-    }
+    let carried = params::carry(&req.rest, wire, provider)
+        .map_err(|r| ApiError::param(&r.param, &r.message))?;
     let mut messages = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
         let role = match m.role.as_str() {
@@ -353,13 +404,13 @@ pub fn to_gateway(
         top_p: req.top_p,
         stop,
         reasoning_effort,
-        extra_body: req.seed.map(|s| json!({ "seed": s }).to_string()),
+        extra_body: carried.extra_body,
         headers: Vec::new(),
         retry: None,
         fallback: None,
         cache: None,
         cache_key: None,
-        caller: caller.or_else(|| req.user.clone()),
+        caller: caller.or(carried.user),
     };
     Ok((w::AiInput::Messages(messages), options))
 }
