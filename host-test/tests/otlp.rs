@@ -256,8 +256,8 @@ async fn otlp_spans_of_known_traffic_follow_the_genai_conventions() {
     let (s, b) = post(&client, &chat_url, &prompt("fails"), &[]).await;
     assert_eq!(s, 503, "{b}");
     let _ = collector.wait_for(6).await;
-    // 4. Embeddings. The gateway writes no log records for `embed` (yet),
-    //    so this request has its HTTP span only.
+    // 4. Embeddings: the gateway logs `embed` calls too, so this request
+    //    has its HTTP span and an `embeddings` span.
     let (s, b) = post(
         &client,
         &format!("{}/v1/embeddings", serve.url),
@@ -266,14 +266,14 @@ async fn otlp_spans_of_known_traffic_follow_the_genai_conventions() {
     )
     .await;
     assert_eq!(s, 200, "{b}");
-    let spans = collector.wait_for(7).await;
+    let spans = collector.wait_for(8).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let spans = if spans.len() == 7 {
+    let spans = if spans.len() == 8 {
         collector.spans()
     } else {
         spans
     };
-    assert_eq!(spans.len(), 7, "{spans:#?}");
+    assert_eq!(spans.len(), 8, "{spans:#?}");
 
     for (service, _) in &spans {
         assert_eq!(
@@ -296,7 +296,7 @@ async fn otlp_spans_of_known_traffic_follow_the_genai_conventions() {
         .map(|(_, s)| s)
         .partition(|s| s.kind == SpanKind::Server as i32);
     assert_eq!(http.len(), 4);
-    assert_eq!(gateway.len(), 3);
+    assert_eq!(gateway.len(), 4);
     // Each gateway call is the child of its request's span, in its trace.
     for g in &gateway {
         let parent = http
@@ -406,11 +406,24 @@ async fn otlp_spans_of_known_traffic_follow_the_genai_conventions() {
         Some(StatusCode::Error as i32)
     );
 
-    // 4: embeddings: the request's span.
+    // 4: embeddings: the request's span, and the gateway call under it.
     assert_eq!(http[3].name, "POST /v1/embeddings");
     assert_eq!(
         str_attr(&http[3].attributes, "http.route").as_deref(),
         Some("/v1/embeddings")
+    );
+    let embed = &gateway[3];
+    assert_eq!(embed.name, "embeddings mock-model");
+    assert_eq!(embed.parent_span_id, http[3].span_id);
+    assert_eq!(
+        str_attr(&embed.attributes, "gen_ai.operation.name").as_deref(),
+        Some("embeddings")
+    );
+    assert!(
+        embed
+            .status
+            .as_ref()
+            .is_none_or(|s| s.code != StatusCode::Error as i32)
     );
 
     // No secret, no prompt, no header in any span.
@@ -426,7 +439,7 @@ async fn otlp_spans_of_known_traffic_follow_the_genai_conventions() {
         .unwrap()
         .text();
     assert!(
-        scrape.contains(r#"aigw_otlp_spans_total{outcome="exported"} 7"#),
+        scrape.contains(r#"aigw_otlp_spans_total{outcome="exported"} 8"#),
         "{scrape}"
     );
 }

@@ -169,7 +169,7 @@ impl<'g, 'e, H: Http> Call<'g, 'e, H> {
     }
 
     /// The `request` record.
-    pub fn log_request(&mut self, provider: Option<&str>, input: &Input) {
+    pub fn log_request<I: serde::Serialize + ?Sized>(&mut self, provider: Option<&str>, input: &I) {
         let now = self.now();
         self.tracer.request(now, provider, input, self.env.log);
     }

@@ -4,6 +4,7 @@ use super::call::no_trace;
 use super::env::Env;
 use super::exchange::with_status;
 use super::target::Target;
+use super::trace::ResponseInfo;
 use super::{Gateway, cache, estimate};
 use crate::error::Result;
 use crate::ports::Http;
@@ -13,7 +14,8 @@ use crate::validate::check_model;
 
 impl Gateway {
     /// Embeddings (WIT `gateway.embed`): one provider, retried by the
-    /// gateway's policy, admitted, cached and accounted like a chat call.
+    /// gateway's policy, admitted, cached, accounted and logged (request,
+    /// retry, response or error records) like a chat call.
     pub fn embed<H: Http>(
         &self,
         env: &Env<'_, H>,
@@ -31,6 +33,7 @@ impl Gateway {
             };
             self.check_allowed(&target)?;
             let req = provider::build_embed(endpoint, model, input, opts)?;
+            call.log_request(Some(&endpoint.name), input);
             let tokens = estimate::embed_tokens(input);
             call.admit(Some(&endpoint.name), model, None, tokens)?;
             let cache = self.cache.as_ref().map(|c| {
@@ -40,6 +43,13 @@ impl Gateway {
             if let Some((c, k)) = &cache
                 && let Some(hit) = cache::get_embed(env.kv, c, k, env.clock.now_ms())
             {
+                let info = ResponseInfo {
+                    provider: Some(&hit.provider),
+                    usage: hit.usage,
+                    cached: true,
+                    ..ResponseInfo::default()
+                };
+                call.tracer.response(env.clock.now_ms(), info, env.log);
                 return Ok(hit);
             }
             call.reserve([model], tokens, 0)?;
@@ -59,7 +69,15 @@ impl Gateway {
                 provider: endpoint.name.clone(),
                 model: reported.unwrap_or_else(|| model.to_owned()),
             };
-            call.settle(&target, None, output.usage.as_ref())?;
+            let cost = call.settle(&target, None, output.usage.as_ref())?;
+            let info = ResponseInfo {
+                provider: Some(&output.provider),
+                usage: output.usage,
+                cost_micro_usd: cost,
+                attempts: u32::try_from(call.attempts.len()).unwrap_or(u32::MAX),
+                cached: false,
+            };
+            call.tracer.response(env.clock.now_ms(), info, env.log);
             if let Some((c, k)) = &cache {
                 // A store failure must not fail a call that succeeded upstream.
                 let _ = cache::put_embed(env.kv, c, k, &output, env.clock.now_ms());

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use crate::config::LoggingConfig;
 use crate::ports::LogSink;
 use crate::secrets::Secrets;
-use crate::types::{Input, LogEvent, LogLevel, LogRecord, Usage};
+use crate::types::{LogEvent, LogLevel, LogRecord, Usage};
 
 #[derive(Debug)]
 pub struct Tracer<'a> {
@@ -107,11 +107,13 @@ impl<'a> Tracer<'a> {
         self.records.push(record);
     }
 
-    pub fn request(
+    /// The `request` record; `input` (a chat input, or embedding inputs)
+    /// is included only when the config asks for prompts.
+    pub fn request<I: serde::Serialize + ?Sized>(
         &mut self,
         now_ms: u64,
         provider: Option<&str>,
-        input: &Input,
+        input: &I,
         sink: &dyn LogSink,
     ) {
         let prompt = self
