@@ -191,16 +191,6 @@ pub fn parse_embed(wire: WireFormat, body: &[u8], expected: usize) -> Result<Emb
     Ok(parsed)
 }
 
-/// The stream decoder for a wire format. `model` is the requested model,
-/// used when the provider does not name one.
-pub fn stream_decoder(wire: WireFormat, model: &str) -> Box<dyn StreamDecoder + Send> {
-    match wire {
-        WireFormat::OpenAi => Box::new(openai::StreamState::new(model)),
-        WireFormat::Anthropic => Box::new(anthropic::StreamState::new(model)),
-        WireFormat::WorkersAi => Box::new(workers_ai::StreamState::new(model)),
-    }
-}
-
 /// Map a non-success response of `endpoint` to the error variant.
 pub fn error_for(
     endpoint: &Endpoint,
