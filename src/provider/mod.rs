@@ -6,6 +6,7 @@ pub mod anthropic;
 mod common;
 mod error_map;
 pub mod openai;
+mod openai_compat;
 pub mod workers_ai;
 
 #[cfg(test)]
@@ -54,7 +55,7 @@ fn bounded(req: HttpRequest) -> Result<HttpRequest> {
 /// Parse a successful (2xx) chat response body.
 pub fn parse_chat(wire: WireFormat, body: &[u8]) -> Result<Completion> {
     match wire {
-        WireFormat::OpenAi => openai::parse_chat(body),
+        WireFormat::OpenAi => openai_compat::parse_chat(body),
         WireFormat::Anthropic => anthropic::parse_chat(body),
         WireFormat::WorkersAi => workers_ai::parse_chat(body),
     }

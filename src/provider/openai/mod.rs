@@ -8,29 +8,15 @@ pub use stream::OpenAiStream;
 
 use serde_json::{Value, json};
 
-use super::common::{ChatCall, bad_body, caller_json, from_json, generated_call_id};
+use super::common::{ChatCall, bad_body, caller_json, from_json};
+use super::openai_compat::{self, add_json_instruction, bearer_auth};
 use crate::config::{Endpoint, OPENAI_BASE, ProviderKind};
 use crate::error::Result;
 use crate::http::join_url;
-use crate::types::{
-    Completion, EmbedOptions, FinishReason, Message, ReasoningEffort, ResponseFormat, Role,
-    ToolCall, ToolChoice, Usage,
-};
+use crate::types::{EmbedOptions, Message, ReasoningEffort, ResponseFormat, Role, ToolChoice};
 use wire::{ChatRequest, ReqFunction, ReqFunctionCall, ReqMessage, ReqTool, ReqToolCall};
 
 type Built = (String, Vec<(String, String)>, Value);
-
-/// The system message added in JSON mode when no message mentions JSON
-/// (OpenAI rejects `json_object` otherwise).
-pub(crate) const JSON_INSTRUCTION: &str = "Respond only with a valid JSON object.";
-
-pub(crate) fn auth_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
-    endpoint
-        .api_key
-        .as_ref()
-        .map(|k| vec![("authorization".to_owned(), format!("Bearer {}", k.expose()))])
-        .unwrap_or_default()
-}
 
 /// OpenAI's own API rejects `max_tokens` for reasoning models and wants
 /// `max_completion_tokens`; most compatible servers know only `max_tokens`.
@@ -42,9 +28,7 @@ fn is_openai_itself(endpoint: &Endpoint) -> bool {
 pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
     let opts = call.options;
     let mut messages = call.input.to_messages();
-    if matches!(opts.response_format, Some(ResponseFormat::Json)) && !mentions_json(&messages) {
-        messages.insert(0, Message::new(Role::System, JSON_INSTRUCTION));
-    }
+    add_json_instruction(&mut messages, opts.response_format.as_ref());
     let native = is_openai_itself(call.endpoint);
     let tools = opts
         .tools
@@ -85,15 +69,9 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
         .map_err(|e| crate::error::GatewayError::internal(e.to_string()))?;
     Ok((
         join_url(&call.endpoint.base_url, "chat/completions"),
-        auth_headers(call.endpoint),
+        bearer_auth(call.endpoint),
         body,
     ))
-}
-
-pub(crate) fn mentions_json(messages: &[Message]) -> bool {
-    messages
-        .iter()
-        .any(|m| m.content.to_ascii_lowercase().contains("json"))
 }
 
 fn req_message(m: &Message) -> ReqMessage<'_> {
@@ -168,125 +146,6 @@ fn effort(e: ReasoningEffort) -> &'static str {
     }
 }
 
-pub(crate) fn finish_reason(s: &str) -> FinishReason {
-    match s {
-        "stop" => FinishReason::Stop,
-        "length" => FinishReason::Length,
-        "tool_calls" | "function_call" => FinishReason::ToolCalls,
-        "content_filter" => FinishReason::ContentFilter,
-        other => FinishReason::Other(other.to_owned()),
-    }
-}
-
-fn usage(u: &wire::WireUsage) -> Usage {
-    let output_tokens = u.completion_tokens.unwrap_or(0);
-    Usage {
-        input_tokens: u.prompt_tokens.unwrap_or(0),
-        output_tokens,
-        cache_read_tokens: u
-            .prompt_tokens_details
-            .as_ref()
-            .and_then(|d| d.cached_tokens)
-            .unwrap_or(0),
-        cache_write_tokens: 0,
-        reasoning_tokens: u
-            .completion_tokens_details
-            .as_ref()
-            .and_then(|d| d.reasoning_tokens)
-            .unwrap_or(0)
-            // A subset of the output tokens, whatever a server claims.
-            .min(output_tokens),
-    }
-}
-
-/// Text of a message `content`: a string, or the text parts of an array.
-fn content_text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .concat(),
-        _ => String::new(),
-    }
-}
-
-fn arguments_text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
-pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
-    let r: wire::ChatResponse = from_json(body, "chat completion")?;
-    completion_from(r)
-}
-
-/// Parse an already-decoded chat completion object (Workers AI returns this
-/// shape for some models inside `result`).
-pub(crate) fn parse_chat_value(v: Value) -> Result<Completion> {
-    let r: wire::ChatResponse = serde_json::from_value(v)
-        .map_err(|e| bad_body(format!("chat completion has an unexpected shape: {e}")))?;
-    completion_from(r)
-}
-
-fn completion_from(r: wire::ChatResponse) -> Result<Completion> {
-    let choice = r
-        .choices
-        .into_iter()
-        .find(|c| c.index.unwrap_or(0) == 0)
-        .ok_or_else(|| bad_body("chat completion has no choices".into()))?;
-    let msg = match (choice.message, choice.text) {
-        (Some(m), _) => m,
-        // A text-completion choice (`object: text_completion`), which some
-        // Workers AI models return: its text is `text`, not a message.
-        (None, Some(text)) => wire::RespMessage {
-            content: Some(Value::String(text)),
-            ..wire::RespMessage::default()
-        },
-        (None, None) => {
-            return Err(bad_body("chat completion choice has no message".into()));
-        }
-    };
-    let mut text = content_text(msg.content.as_ref());
-    let mut finish = choice.finish_reason.as_deref().map(finish_reason);
-    if let Some(refusal) = msg.refusal.filter(|r| !r.is_empty()) {
-        if text.is_empty() {
-            text = refusal;
-        }
-        finish = Some(FinishReason::ContentFilter);
-    }
-    let tool_calls = msg
-        .tool_calls
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let f = c.function;
-            let name = f.as_ref().and_then(|f| f.name.clone()).unwrap_or_default();
-            let args = arguments_text(f.as_ref().and_then(|f| f.arguments.as_ref()));
-            let id =
-                c.id.filter(|id| !id.is_empty())
-                    .unwrap_or_else(|| generated_call_id(i));
-            ToolCall::from_raw_arguments(id, name, &args)
-        })
-        .collect();
-    Ok(Completion {
-        text,
-        reasoning: msg
-            .reasoning_content
-            .or(msg.reasoning)
-            .filter(|r| !r.is_empty()),
-        tool_calls,
-        usage: r.usage.as_ref().map(usage),
-        model: r.model.unwrap_or_default(),
-        finish_reason: finish,
-    })
-}
-
 pub(crate) fn embed_request(
     endpoint: &Endpoint,
     model: &str,
@@ -301,7 +160,7 @@ pub(crate) fn embed_request(
     });
     (
         join_url(&endpoint.base_url, "embeddings"),
-        auth_headers(endpoint),
+        bearer_auth(endpoint),
         body,
     )
 }
@@ -324,7 +183,7 @@ pub(crate) fn parse_embed(body: &[u8]) -> Result<super::common::Embeddings> {
     }
     Ok((
         items.into_iter().map(|(_, e)| e).collect(),
-        r.usage.as_ref().map(usage),
+        r.usage.as_ref().map(openai_compat::usage),
         r.model,
     ))
 }

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::wire;
-use super::{finish_reason, usage};
 use crate::engine::retry;
 use crate::provider::common::{StreamDecoder, bad_body, generated_call_id};
 use crate::provider::error_map::map_stream_error;
+use crate::provider::openai_compat::{finish_reason, usage};
 use crate::sse::SseEvent;
 use crate::types::{FinishReason, StreamDone, StreamEvent, ToolCall, Usage};
 

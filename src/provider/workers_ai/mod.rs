@@ -15,7 +15,7 @@ pub use stream::WorkersAiStream;
 use serde_json::{Value, json};
 
 use super::common::{ChatCall, bad_body, caller_json, from_json, generated_call_id};
-use super::openai;
+use super::openai_compat::{self, add_json_instruction, bearer_auth};
 use crate::config::Endpoint;
 use crate::error::{GatewayError, Result, UpstreamDetail};
 use crate::http::{encode_path, join_url};
@@ -52,11 +52,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
         }
         input => {
             let mut messages = input.to_messages();
-            if matches!(opts.response_format, Some(ResponseFormat::Json))
-                && !openai::mentions_json(&messages)
-            {
-                messages.insert(0, Message::new(Role::System, openai::JSON_INSTRUCTION));
-            }
+            add_json_instruction(&mut messages, opts.response_format.as_ref());
             body.insert(
                 "messages".into(),
                 Value::Array(messages.iter().map(message).collect()),
@@ -114,7 +110,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
     }
     Ok((
         run_url(call.endpoint, call.model)?,
-        openai::auth_headers(call.endpoint),
+        bearer_auth(call.endpoint),
         Value::Object(body),
     ))
 }
@@ -254,7 +250,7 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     let env: wire::Envelope = from_json(body, "Workers AI response")?;
     let result = unwrap_envelope(env)?;
     if result.get("choices").is_some() {
-        return openai::parse_chat_value(result);
+        return openai_compat::parse_chat_value(result);
     }
     // Some models' documented output is a bare string.
     if let Value::String(s) = result {
@@ -290,7 +286,7 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
 pub(crate) fn embed_request(endpoint: &Endpoint, model: &str, input: &[String]) -> Result<Built> {
     Ok((
         run_url(endpoint, model)?,
-        openai::auth_headers(endpoint),
+        bearer_auth(endpoint),
         json!({ "text": input }),
     ))
 }
