@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 mod common;
+pub mod defaults;
 mod error_map;
 pub mod openai;
 mod openai_compat;

@@ -1,29 +1,19 @@
 //! What the OpenAI Chat Completions format shares with the providers that
 //! speak some of it (OpenAI-compatible servers through `openai`, and
 //! Workers AI, which returns a whole chat-completion object for some
-//! models): the completion parser, usage and finish reasons, the JSON-mode
-//! instruction and bearer-token auth. Names no provider.
+//! models): the completion parser, usage and finish reasons, and the JSON-mode
+//! instruction. Names no provider.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{bad_body, from_json, generated_call_id};
-use crate::config::Endpoint;
 use crate::error::Result;
 use crate::types::{Completion, FinishReason, Message, ResponseFormat, Role, ToolCall, Usage};
 
 /// The system message added in JSON mode when no message mentions JSON
 /// (OpenAI rejects `json_object` otherwise).
 pub(crate) const JSON_INSTRUCTION: &str = "Respond only with a valid JSON object.";
-
-/// `authorization: Bearer {key}`, when the endpoint has a key.
-pub(crate) fn bearer_auth(endpoint: &Endpoint) -> Vec<(String, String)> {
-    endpoint
-        .api_key
-        .as_ref()
-        .map(|k| vec![("authorization".to_owned(), format!("Bearer {}", k.expose()))])
-        .unwrap_or_default()
-}
 
 /// In JSON mode, put [`JSON_INSTRUCTION`] first unless a message already
 /// mentions JSON.

@@ -1,6 +1,7 @@
 //! Anthropic Messages API: system hoisting, prompt-caching blocks, tool use
 //! and results, JSON output through a forced tool, extended thinking.
 
+pub mod defaults;
 mod stream;
 mod wire;
 
@@ -111,15 +112,14 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
         stream: call.stream,
     };
     let body = serde_json::to_value(&body).map_err(|e| GatewayError::internal(e.to_string()))?;
+    let version = call.endpoint.api_version.as_deref();
     let mut headers = vec![(
-        "anthropic-version".to_owned(),
-        call.endpoint.api_version.clone(),
+        defaults::VERSION_HEADER.to_owned(),
+        version.unwrap_or(defaults::API_VERSION).to_owned(),
     )];
-    if let Some(k) = &call.endpoint.api_key {
-        headers.push(("x-api-key".to_owned(), k.expose().to_owned()));
-    }
+    headers.extend(defaults::AUTH.headers(call.endpoint.api_key.as_ref()));
     Ok((
-        join_url(&call.endpoint.base_url, "v1/messages"),
+        join_url(&call.endpoint.base_url, defaults::CHAT_PATH),
         headers,
         body,
     ))

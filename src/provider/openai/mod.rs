@@ -1,6 +1,7 @@
 //! OpenAI-compatible Chat Completions: OpenAI itself and every server that
 //! speaks its format (Groq, Together, vLLM, Ollama, LM Studio, ...).
 
+pub mod defaults;
 mod stream;
 mod wire;
 
@@ -9,8 +10,8 @@ pub use stream::OpenAiStream;
 use serde_json::{Value, json};
 
 use super::common::{ChatCall, bad_body, caller_json, from_json};
-use super::openai_compat::{self, add_json_instruction, bearer_auth};
-use crate::config::{Endpoint, OPENAI_BASE, ProviderKind};
+use super::openai_compat::{self, add_json_instruction};
+use crate::config::{Endpoint, ProviderKind};
 use crate::error::Result;
 use crate::http::join_url;
 use crate::types::{EmbedOptions, Message, ReasoningEffort, ResponseFormat, Role, ToolChoice};
@@ -22,7 +23,8 @@ type Built = (String, Vec<(String, String)>, Value);
 /// `max_completion_tokens`; most compatible servers know only `max_tokens`.
 fn is_openai_itself(endpoint: &Endpoint) -> bool {
     endpoint.kind == ProviderKind::OpenAi
-        && (endpoint.via_cf_gateway || endpoint.base_url.trim_end_matches('/') == OPENAI_BASE)
+        && (endpoint.via_cf_gateway
+            || endpoint.base_url.trim_end_matches('/') == defaults::BASE_URL)
 }
 
 pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
@@ -68,8 +70,8 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
     let body = serde_json::to_value(&body)
         .map_err(|e| crate::error::GatewayError::internal(e.to_string()))?;
     Ok((
-        join_url(&call.endpoint.base_url, "chat/completions"),
-        bearer_auth(call.endpoint),
+        join_url(&call.endpoint.base_url, defaults::CHAT_PATH),
+        defaults::AUTH.headers(call.endpoint.api_key.as_ref()),
         body,
     ))
 }
@@ -159,8 +161,8 @@ pub(crate) fn embed_request(
         dimensions: options.dimensions,
     });
     (
-        join_url(&endpoint.base_url, "embeddings"),
-        bearer_auth(endpoint),
+        join_url(&endpoint.base_url, defaults::EMBED_PATH),
+        defaults::AUTH.headers(endpoint.api_key.as_ref()),
         body,
     )
 }

@@ -7,6 +7,7 @@
 //! `[{"id", "function": {"name", "arguments": "..."}}]`; some newer models
 //! return a whole chat-completion object as `result`.
 
+pub mod defaults;
 mod stream;
 mod wire;
 
@@ -15,7 +16,7 @@ pub use stream::WorkersAiStream;
 use serde_json::{Value, json};
 
 use super::common::{ChatCall, bad_body, caller_json, from_json, generated_call_id};
-use super::openai_compat::{self, add_json_instruction, bearer_auth};
+use super::openai_compat::{self, add_json_instruction};
 use crate::config::Endpoint;
 use crate::error::{GatewayError, Result, UpstreamDetail};
 use crate::http::{encode_path, join_url};
@@ -110,7 +111,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
     }
     Ok((
         run_url(call.endpoint, call.model)?,
-        bearer_auth(call.endpoint),
+        defaults::AUTH.headers(call.endpoint.api_key.as_ref()),
         Value::Object(body),
     ))
 }
@@ -286,7 +287,7 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
 pub(crate) fn embed_request(endpoint: &Endpoint, model: &str, input: &[String]) -> Result<Built> {
     Ok((
         run_url(endpoint, model)?,
-        bearer_auth(endpoint),
+        defaults::AUTH.headers(endpoint.api_key.as_ref()),
         json!({ "text": input }),
     ))
 }
