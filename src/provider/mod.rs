@@ -26,12 +26,13 @@ use crate::validate::check_header;
 
 /// Build the upstream request for a chat call.
 pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
-    let (url, mut headers, body) = match call.endpoint.wire {
+    let req = match call.endpoint.wire {
         WireFormat::OpenAi => openai::chat_request(call)?,
         WireFormat::Anthropic => anthropic::chat_request(call)?,
         WireFormat::WorkersAi => workers_ai::chat_request(call)?,
     };
-    let body = merge_extra_body(body, call.options.extra_body.as_deref())?;
+    let body = merge_extra_body(req.body, call.options.extra_body.as_deref())?;
+    let mut headers = req.headers.into_vec();
     headers.extend(call.endpoint.headers.iter().cloned());
     for (k, v) in &call.options.headers {
         check_header(k, v)?;
@@ -39,7 +40,7 @@ pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
         headers.retain(|(have, _)| *have != k);
         headers.push((k, v.clone()));
     }
-    bounded(HttpRequest::post_json(url, headers, &body))
+    bounded(HttpRequest::post_json(req.url, headers, &body))
 }
 
 /// Refuse a request body over [`MAX_REQUEST_BODY`] before it is sent.
@@ -160,8 +161,8 @@ pub fn build_embed(
     if input.is_empty() {
         return Err(GatewayError::validation("embed input is empty"));
     }
-    let (url, mut headers, body) = match endpoint.wire {
-        WireFormat::OpenAi => openai::embed_request(endpoint, model, input, options),
+    let req = match endpoint.wire {
+        WireFormat::OpenAi => openai::embed_request(endpoint, model, input, options)?,
         WireFormat::WorkersAi => workers_ai::embed_request(endpoint, model, input)?,
         WireFormat::Anthropic => {
             return Err(GatewayError::validation(format!(
@@ -170,8 +171,9 @@ pub fn build_embed(
             )));
         }
     };
+    let mut headers = req.headers;
     headers.extend(endpoint.headers.iter().cloned());
-    bounded(HttpRequest::post_json(url, headers, &body))
+    bounded(HttpRequest::post_json(req.url, headers, &req.body))
 }
 
 /// Parse a successful embeddings response into vectors (in input order)

@@ -13,6 +13,9 @@ pub const API_VERSION: &str = "2023-06-01";
 /// The header that carries the API version.
 pub const VERSION_HEADER: &str = "anthropic-version";
 
+/// Anthropic requires `max_tokens`; this is sent when the caller gives none.
+pub const MAX_TOKENS: u32 = 4096;
+
 /// The Messages API, under the base URL.
 pub const CHAT_PATH: &str = "v1/messages";
 

@@ -7,17 +7,16 @@ mod wire;
 
 pub use stream::OpenAiStream;
 
-use serde_json::{Value, json};
-
-use super::common::{ChatCall, bad_body, caller_json, from_json};
+use super::common::{ChatCall, ProviderRequest, bad_body, caller_json, from_json};
 use super::openai_compat::{self, add_json_instruction};
 use crate::config::{Endpoint, ProviderKind};
 use crate::error::Result;
 use crate::http::join_url;
 use crate::types::{EmbedOptions, Message, ReasoningEffort, ResponseFormat, Role, ToolChoice};
-use wire::{ChatRequest, ReqFunction, ReqFunctionCall, ReqMessage, ReqTool, ReqToolCall};
-
-type Built = (String, Vec<(String, String)>, Value);
+use wire::{
+    ChatRequest, ReqFunction, ReqFunctionCall, ReqFunctionName, ReqJsonSchema, ReqMessage,
+    ReqResponseFormat, ReqTool, ReqToolCall, ReqToolChoice,
+};
 
 /// OpenAI's own API rejects `max_tokens` for reasoning models and wants
 /// `max_completion_tokens`; most compatible servers know only `max_tokens`.
@@ -27,7 +26,7 @@ fn is_openai_itself(endpoint: &Endpoint) -> bool {
             || endpoint.base_url.trim_end_matches('/') == defaults::BASE_URL)
 }
 
-pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
+pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let opts = call.options;
     let mut messages = call.input.to_messages();
     add_json_instruction(&mut messages, opts.response_format.as_ref());
@@ -67,13 +66,11 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
             include_usage: true,
         }),
     };
-    let body = serde_json::to_value(&body)
-        .map_err(|e| crate::error::GatewayError::internal(e.to_string()))?;
-    Ok((
+    ProviderRequest::new(
         join_url(&call.endpoint.base_url, defaults::CHAT_PATH),
         defaults::AUTH.headers(call.endpoint.api_key.as_ref()),
-        body,
-    ))
+        &body,
+    )
 }
 
 fn req_message(m: &Message) -> ReqMessage<'_> {
@@ -111,32 +108,30 @@ fn req_message(m: &Message) -> ReqMessage<'_> {
     }
 }
 
-pub(crate) fn tool_choice(c: &ToolChoice) -> Value {
+fn tool_choice(c: &ToolChoice) -> ReqToolChoice<'_> {
     match c {
-        ToolChoice::Auto => json!("auto"),
-        ToolChoice::None => json!("none"),
-        ToolChoice::Required => json!("required"),
-        ToolChoice::Named(n) => json!({"type": "function", "function": {"name": n}}),
+        ToolChoice::Auto => ReqToolChoice::Mode("auto"),
+        ToolChoice::None => ReqToolChoice::Mode("none"),
+        ToolChoice::Required => ReqToolChoice::Mode("required"),
+        ToolChoice::Named(name) => ReqToolChoice::Function {
+            kind: "function",
+            function: ReqFunctionName { name },
+        },
     }
 }
 
-fn response_format(f: Option<&ResponseFormat>) -> Result<Option<Value>> {
+fn response_format(f: Option<&ResponseFormat>) -> Result<Option<ReqResponseFormat<'_>>> {
     Ok(match f {
         None | Some(ResponseFormat::Text) => None,
-        Some(ResponseFormat::Json) => Some(json!({"type": "json_object"})),
-        Some(ResponseFormat::JsonSchema(s)) => {
-            let mut js = serde_json::Map::new();
-            js.insert("name".into(), json!(s.name));
-            if let Some(d) = &s.description {
-                js.insert("description".into(), json!(d));
-            }
-            js.insert(
-                "schema".into(),
-                caller_json(Some(&s.schema), "response-format schema")?,
-            );
-            js.insert("strict".into(), json!(s.strict));
-            Some(json!({"type": "json_schema", "json_schema": js}))
-        }
+        Some(ResponseFormat::Json) => Some(ReqResponseFormat::JsonObject),
+        Some(ResponseFormat::JsonSchema(s)) => Some(ReqResponseFormat::JsonSchema {
+            json_schema: ReqJsonSchema {
+                name: &s.name,
+                description: s.description.as_deref(),
+                schema: caller_json(Some(&s.schema), "response-format schema")?,
+                strict: s.strict,
+            },
+        }),
     })
 }
 
@@ -153,17 +148,16 @@ pub(crate) fn embed_request(
     model: &str,
     input: &[String],
     options: &EmbedOptions,
-) -> Built {
-    let body = json!(wire::EmbedRequest {
-        model,
-        input,
-        encoding_format: "float",
-        dimensions: options.dimensions,
-    });
-    (
+) -> Result<ProviderRequest> {
+    ProviderRequest::new(
         join_url(&endpoint.base_url, defaults::EMBED_PATH),
         defaults::AUTH.headers(endpoint.api_key.as_ref()),
-        body,
+        &wire::EmbedRequest {
+            model,
+            input,
+            encoding_format: "float",
+            dimensions: options.dimensions,
+        },
     )
 }
 

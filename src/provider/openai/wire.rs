@@ -25,9 +25,9 @@ pub(super) struct ChatRequest<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ReqTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<Value>,
+    pub tool_choice: Option<ReqToolChoice<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Value>,
+    pub response_format: Option<ReqResponseFormat<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -80,6 +80,40 @@ pub(super) struct ReqFunction<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
     pub parameters: Value,
+}
+
+/// `"auto"`, `"none"`, `"required"`, or one function by name.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum ReqToolChoice<'a> {
+    Mode(&'static str),
+    Function {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        function: ReqFunctionName<'a>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqFunctionName<'a> {
+    pub name: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum ReqResponseFormat<'a> {
+    JsonObject,
+    JsonSchema { json_schema: ReqJsonSchema<'a> },
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqJsonSchema<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    /// The caller's JSON Schema, parsed (key order kept).
+    pub schema: Value,
+    pub strict: bool,
 }
 
 #[derive(Debug, Serialize)]

@@ -13,9 +13,11 @@ mod wire;
 
 pub use stream::WorkersAiStream;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::common::{ChatCall, bad_body, caller_json, from_json, generated_call_id};
+use super::common::{
+    ChatCall, ProviderRequest, bad_body, caller_json, from_json, generated_call_id,
+};
 use super::openai_compat::{self, add_json_instruction};
 use crate::config::Endpoint;
 use crate::error::{GatewayError, Result, UpstreamDetail};
@@ -24,8 +26,7 @@ use crate::types::{
     Completion, FinishReason, Input, Message, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use crate::validate::check_path_model;
-
-type Built = (String, Vec<(String, String)>, Value);
+use wire::{ReqFunctionCall, ReqMessage, ReqResponseFormat, ReqTool, ReqToolCall, RunRequest};
 
 /// The run URL of `model`. A `custom` provider with this wire format and no
 /// account id posts to `{base}/{model}`.
@@ -44,76 +45,62 @@ fn run_url(endpoint: &Endpoint, model: &str) -> Result<String> {
     })
 }
 
-pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
+pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let opts = call.options;
-    let mut body = serde_json::Map::new();
-    match call.input {
-        Input::Prompt(p) if opts.response_format.is_none() => {
-            body.insert("prompt".into(), json!(p));
-        }
+    let (prompt, messages) = match call.input {
+        Input::Prompt(p) if opts.response_format.is_none() => (Some(p.as_str()), None),
         input => {
             let mut messages = input.to_messages();
             add_json_instruction(&mut messages, opts.response_format.as_ref());
-            body.insert(
-                "messages".into(),
-                Value::Array(messages.iter().map(message).collect()),
-            );
+            (None, Some(messages))
         }
-    }
-    if let Some(n) = opts.max_tokens {
-        body.insert("max_tokens".into(), json!(n));
-    }
-    if let Some(t) = opts.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = opts.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
+    };
     // The run API has no tool_choice: `none` drops the tools, `auto` sends
     // them and lets the model decide, and a forced choice is refused rather
     // than silently downgraded to `auto`.
     check_tool_choice(call)?;
-    if !opts.tools.is_empty() && opts.tool_choice != Some(ToolChoice::None) {
-        let tools = opts
-            .tools
+    let tools = if opts.tool_choice == Some(ToolChoice::None) {
+        Vec::new()
+    } else {
+        opts.tools
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let mut tool = serde_json::Map::new();
-                tool.insert("name".into(), json!(t.name));
-                if let Some(d) = &t.description {
-                    tool.insert("description".into(), json!(d));
-                }
-                tool.insert(
-                    "parameters".into(),
-                    caller_json(t.parameters.as_deref(), &format!("tools[{i}].parameters"))?,
-                );
-                Ok(Value::Object(tool))
+                Ok(ReqTool {
+                    name: &t.name,
+                    description: t.description.as_deref(),
+                    parameters: caller_json(
+                        t.parameters.as_deref(),
+                        &format!("tools[{i}].parameters"),
+                    )?,
+                })
             })
-            .collect::<Result<Vec<_>>>()?;
-        body.insert("tools".into(), Value::Array(tools));
-    }
-    match &opts.response_format {
-        None | Some(ResponseFormat::Text) => {}
-        Some(ResponseFormat::Json) => {
-            body.insert("response_format".into(), json!({"type": "json_object"}));
-        }
-        Some(ResponseFormat::JsonSchema(s)) => {
-            let schema = caller_json(Some(&s.schema), "response-format schema")?;
-            body.insert(
-                "response_format".into(),
-                json!({"type": "json_schema", "json_schema": schema}),
-            );
-        }
-    }
-    if call.stream {
-        body.insert("stream".into(), json!(true));
-    }
-    Ok((
+            .collect::<Result<Vec<_>>>()?
+    };
+    let response_format = match &opts.response_format {
+        None | Some(ResponseFormat::Text) => None,
+        Some(ResponseFormat::Json) => Some(ReqResponseFormat::JsonObject),
+        Some(ResponseFormat::JsonSchema(s)) => Some(ReqResponseFormat::JsonSchema {
+            json_schema: caller_json(Some(&s.schema), "response-format schema")?,
+        }),
+    };
+    let body = RunRequest {
+        prompt,
+        messages: messages
+            .as_deref()
+            .map(|ms| ms.iter().map(req_message).collect()),
+        max_tokens: opts.max_tokens,
+        temperature: opts.temperature,
+        top_p: opts.top_p,
+        tools,
+        response_format,
+        stream: call.stream,
+    };
+    ProviderRequest::new(
         run_url(call.endpoint, call.model)?,
         defaults::AUTH.headers(call.endpoint.api_key.as_ref()),
-        Value::Object(body),
-    ))
+        &body,
+    )
 }
 
 /// Refuse `tool-choice` `required` or `named`: the Workers AI run API
@@ -133,33 +120,33 @@ fn check_tool_choice(call: &ChatCall<'_>) -> Result<()> {
     )))
 }
 
-fn message(m: &Message) -> Value {
+fn req_message(m: &Message) -> ReqMessage<'_> {
     let role = match m.role {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
         Role::Tool => "tool",
     };
-    let mut v = json!({"role": role, "content": m.content});
-    if !m.tool_calls.is_empty() {
-        super::common::set_field(
-            &mut v,
-            "tool_calls",
-            Value::Array(
-                m.tool_calls
-                    .iter()
-                    .map(|c| {
-                        json!({"id": c.id, "type": "function",
-                               "function": {"name": c.name, "arguments": c.arguments}})
-                    })
-                    .collect(),
-            ),
-        );
+    ReqMessage {
+        role,
+        content: &m.content,
+        tool_calls: m
+            .tool_calls
+            .iter()
+            .map(|c| ReqToolCall {
+                id: &c.id,
+                kind: "function",
+                function: ReqFunctionCall {
+                    name: &c.name,
+                    arguments: &c.arguments,
+                },
+            })
+            .collect(),
+        tool_call_id: match m.role {
+            Role::Tool => m.tool_call_id.as_deref(),
+            _ => None,
+        },
     }
-    if let (Role::Tool, Some(id)) = (m.role, &m.tool_call_id) {
-        super::common::set_field(&mut v, "tool_call_id", json!(id));
-    }
-    v
 }
 
 fn usage(u: &wire::WireUsage) -> Usage {
@@ -284,12 +271,16 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     })
 }
 
-pub(crate) fn embed_request(endpoint: &Endpoint, model: &str, input: &[String]) -> Result<Built> {
-    Ok((
+pub(crate) fn embed_request(
+    endpoint: &Endpoint,
+    model: &str,
+    input: &[String],
+) -> Result<ProviderRequest> {
+    ProviderRequest::new(
         run_url(endpoint, model)?,
         defaults::AUTH.headers(endpoint.api_key.as_ref()),
-        json!({ "text": input }),
-    ))
+        &wire::EmbedRequest { text: input },
+    )
 }
 
 pub(crate) fn parse_embed(body: &[u8]) -> Result<super::common::Embeddings> {

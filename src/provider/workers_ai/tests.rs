@@ -131,14 +131,14 @@ fn parse_chat_success_false_is_upstream_error() {
 
 #[test]
 fn embed_request_and_parse() {
-    let (url, _, body) = embed_request(
+    let req = embed_request(
         &endpoint(),
         "@cf/baai/bge-small-en-v1.5",
         &["a".into(), "b".into()],
     )
     .unwrap();
-    assert!(url.ends_with("/ai/run/@cf/baai/bge-small-en-v1.5"));
-    assert_eq!(body, json!({"text": ["a", "b"]}));
+    assert!(req.url.ends_with("/ai/run/@cf/baai/bge-small-en-v1.5"));
+    assert_eq!(req.body, json!({"text": ["a", "b"]}));
     let (v, _, _) =
         parse_embed(br#"{"result":{"shape":[2,2],"data":[[0.1,0.2],[0.3,0.4]]},"success":true}"#)
             .unwrap();
