@@ -8,6 +8,7 @@ pub mod defaults;
 mod error_map;
 pub mod openai;
 mod openai_compat;
+pub mod universal;
 pub mod workers_ai;
 
 #[cfg(test)]
