@@ -1,6 +1,26 @@
 //! Provider wire formats, sans IO: build the HTTP request for a call, parse
-//! the response, decode a stream. One folder per wire format; `wire.rs` in
-//! each holds its private serde types.
+//! the response, decode a stream. This file dispatches on the wire format
+//! and does what is the same for all (headers of the endpoint and the call,
+//! `extra-body`, the body size limit, error bodies sent with a 2xx).
+//!
+//! The rule: a provider module owns everything it knows about its provider
+//! (ADR 0014). Where to look:
+//!
+//! | what | file |
+//! |---|---|
+//! | a provider's defaults: base URL, API version, paths, how the key is sent, Cloudflare AI Gateway slug | `<provider>/defaults.rs` (the shape: `defaults.rs`) |
+//! | building a chat or embeddings request, parsing its answer | `<provider>/mod.rs` |
+//! | its request and response serde types | `<provider>/wire.rs` |
+//! | its stream decoder (`OpenAiStream`, `AnthropicStream`, `WorkersAiStream`) | `<provider>/stream.rs`; the pump that drives it is `src/stream.rs`, the SSE framing `src/sse.rs` |
+//! | the OpenAI chat-completion parser, usage and finish reasons, JSON-mode instruction (shared with Workers AI) | `openai_compat.rs` |
+//! | Cloudflare's Universal Endpoint request (`run-fallback`) and `cf-aig-step` | `universal.rs` (the call flow: `engine/universal.rs`) |
+//! | error statuses and bodies to error kinds | `error_map.rs` |
+//! | the chat call, the stream decoder trait, `ProviderRequest`, JSON helpers | `common.rs` |
+//! | resolving a provider's configuration into an `Endpoint` | `config.rs` (`Endpoint::resolve`, which asks `ProviderKind::defaults`) |
+//!
+//! `<provider>` is `openai/` (OpenAI and every compatible server),
+//! `anthropic/` or `workers_ai/`; each one's tests sit next to the code
+//! (`tests.rs`, `stream/tests.rs`).
 
 pub mod anthropic;
 mod common;
