@@ -209,7 +209,7 @@ fn conversation<'a>(messages: &[&'a Message]) -> Result<Vec<ReqMessage<'a>>> {
                         text,
                         cache_control: None,
                     },
-                ] => Content::Text(*text),
+                ] => Content::Text(text),
                 _ => Content::Blocks(blocks),
             };
             ReqMessage { role, content }
