@@ -1,11 +1,18 @@
 //! Gateway configuration (WIT `gateway-config`) and its resolution into
-//! per-provider endpoints, done once when a gateway is opened.
+//! per-provider endpoints, done once when a gateway is opened. What a
+//! built-in provider fills in (base URL, Cloudflare AI Gateway slug, ...) is
+//! the provider's own, in `provider/<name>/defaults.rs`; this file only
+//! applies it ([`ProviderKind::defaults`]).
 
 pub use crate::secrets::ApiKey;
 pub use model_allowlist::{ModelMatcher, ProviderModels};
 
 use crate::error::{GatewayError, Result};
 use crate::http::{Headers, join_url};
+use crate::provider::anthropic::defaults as anthropic;
+use crate::provider::defaults::ProviderDefaults;
+use crate::provider::openai::defaults as openai;
+use crate::provider::workers_ai::defaults as workers_ai;
 use crate::types::{FallbackChain, LogLevel, RetryPolicy};
 use crate::validate::{check_header, check_id};
 
@@ -15,6 +22,30 @@ pub enum ProviderKind {
     Anthropic,
     WorkersAi,
     Custom,
+}
+
+impl ProviderKind {
+    /// The wire format the kind speaks; a `custom` provider's is
+    /// configured, else OpenAI's.
+    pub fn wire_format(self, configured: Option<WireFormat>) -> WireFormat {
+        match self {
+            Self::OpenAi => WireFormat::OpenAi,
+            Self::Anthropic => WireFormat::Anthropic,
+            Self::WorkersAi => WireFormat::WorkersAi,
+            Self::Custom => configured.unwrap_or(WireFormat::OpenAi),
+        }
+    }
+
+    /// The built-in provider's defaults, from its provider module; `None`
+    /// for `custom`, which has none.
+    pub fn defaults(self) -> Option<&'static ProviderDefaults> {
+        match self {
+            Self::OpenAi => Some(&openai::DEFAULTS),
+            Self::Anthropic => Some(&anthropic::DEFAULTS),
+            Self::WorkersAi => Some(&workers_ai::DEFAULTS),
+            Self::Custom => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,48 +230,35 @@ pub struct Endpoint {
     pub base_url: String,
     pub api_key: Option<ApiKey>,
     pub account_id: Option<String>,
-    pub api_version: String,
+    /// The configured API version; the provider that uses one (Anthropic)
+    /// applies its own default.
+    pub api_version: Option<String>,
     /// Provider headers plus `cf-aig-*` when routed through AI Gateway.
     pub headers: Headers,
     /// True when `base_url` points at Cloudflare AI Gateway.
     pub via_cf_gateway: bool,
 }
 
-pub const OPENAI_BASE: &str = "https://api.openai.com/v1";
-pub const ANTHROPIC_BASE: &str = "https://api.anthropic.com";
-pub const WORKERS_AI_BASE: &str = "https://api.cloudflare.com/client/v4";
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-
 impl Endpoint {
     /// Resolve `p` against the optional AI Gateway config.
     pub fn resolve(p: &ProviderConfig, cf: Option<&CfGatewayConfig>) -> Result<Self> {
-        let wire = match p.kind {
-            ProviderKind::OpenAi => WireFormat::OpenAi,
-            ProviderKind::Anthropic => WireFormat::Anthropic,
-            ProviderKind::WorkersAi => WireFormat::WorkersAi,
-            ProviderKind::Custom => p.wire_format.unwrap_or(WireFormat::OpenAi),
-        };
-        let cf_slug = match p.kind {
-            ProviderKind::OpenAi => Some("openai"),
-            ProviderKind::Anthropic => Some("anthropic"),
-            ProviderKind::WorkersAi | ProviderKind::Custom => None,
-        };
+        let wire = p.kind.wire_format(p.wire_format);
+        let defaults = p.kind.defaults();
+        let cf_route = defaults.and_then(|d| d.cf_gateway);
         let mut headers = Headers::new();
         for (k, v) in &p.headers {
             check_header(k, v)?;
             headers.push((k.to_ascii_lowercase(), v.clone()));
         }
-        let (base_url, via_cf_gateway) = match (&p.base_url, cf, cf_slug) {
+        let (base_url, via_cf_gateway) = match (&p.base_url, cf, cf_route) {
             (Some(url), _, _) => (url.clone(), false),
-            (None, Some(cf), Some(slug)) => {
+            (None, Some(cf), Some(route)) => {
                 headers.extend(cf.headers());
-                (join_url(&cf.universal_url(), slug), true)
+                (join_url(&cf.universal_url(), route.slug), true)
             }
-            (None, _, _) => match p.kind {
-                ProviderKind::OpenAi => (OPENAI_BASE.to_owned(), false),
-                ProviderKind::Anthropic => (ANTHROPIC_BASE.to_owned(), false),
-                ProviderKind::WorkersAi => (WORKERS_AI_BASE.to_owned(), false),
-                ProviderKind::Custom => {
+            (None, _, _) => match defaults {
+                Some(d) => (d.base_url.to_owned(), false),
+                None => {
                     return Err(GatewayError::validation(format!(
                         "provider {:?} is custom and needs a base-url",
                         p.name
@@ -258,10 +276,12 @@ impl Endpoint {
             )));
         }
 
-        if p.kind == ProviderKind::WorkersAi && p.account_id.as_deref().is_none_or(str::is_empty) {
+        if let Some(d) = defaults.filter(|d| d.needs_account_id)
+            && p.account_id.as_deref().is_none_or(str::is_empty)
+        {
             return Err(GatewayError::validation(format!(
-                "provider {:?} is workers-ai and needs an account-id",
-                p.name
+                "provider {:?} is {} and needs an account-id",
+                p.name, d.kind
             )));
         }
         if let Some(acc) = p.account_id.as_deref().filter(|a| !a.is_empty()) {
@@ -274,10 +294,7 @@ impl Endpoint {
             base_url,
             api_key: p.api_key.clone(),
             account_id: p.account_id.clone(),
-            api_version: p
-                .api_version
-                .clone()
-                .unwrap_or_else(|| ANTHROPIC_VERSION.to_owned()),
+            api_version: p.api_version.clone(),
             headers,
             via_cf_gateway,
         })
@@ -334,7 +351,7 @@ mod tests {
         let mut p = ProviderConfig::new("workers", ProviderKind::WorkersAi);
         p.account_id = Some("acc".into());
         let e = Endpoint::resolve(&p, Some(&cf())).unwrap();
-        assert_eq!(e.base_url, WORKERS_AI_BASE);
+        assert_eq!(e.base_url, workers_ai::BASE_URL);
         assert!(!e.via_cf_gateway);
     }
 

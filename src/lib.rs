@@ -3,7 +3,8 @@
 //! Layers (data flows down): `component` (the only code that sees the WIT
 //! bindings; wasm32 only) → `engine` (routing, retry, fallback, cache, cost,
 //! rate limits, logging over the `ports`) → `provider` (wire formats, sans
-//! IO) and `sse` (incremental SSE decoder) → the plain values below them
+//! IO; a folder per provider, see its table), `stream` (the event pump) and
+//! `sse` (incremental SSE decoder) → the plain values below them
 //! (`types`, `config`, `http`, `validate`, `secrets`, `error`). No file
 //! imports one that imports it back (`tests/import_graph.rs` checks).
 //! See `docs/adr/`.

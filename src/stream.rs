@@ -1,14 +1,29 @@
-//! The stream pump: upstream bytes → SSE events → normalized stream events,
-//! with the one guarantee every consumer relies on: exactly one terminal
-//! event (`done` or `error`), after which nothing more is produced.
+//! The stream pump: upstream bytes → SSE events (`sse.rs`, shared) → the
+//! provider's decoder ([`decoder`] picks it by wire format) → normalized
+//! stream events, with the one guarantee every consumer relies on: exactly
+//! one terminal event (`done` or `error`), after which nothing more is
+//! produced.
 
 use std::collections::VecDeque;
 
 use crate::config::WireFormat;
 use crate::error::{GatewayError, UpstreamDetail};
-use crate::provider::{StreamDecoder, stream_decoder};
+use crate::provider::StreamDecoder;
+use crate::provider::anthropic::AnthropicStream;
+use crate::provider::openai::OpenAiStream;
+use crate::provider::workers_ai::WorkersAiStream;
 use crate::sse::{SseDecoder, SseEvent};
 use crate::types::StreamEvent;
+
+/// The stream decoder for a wire format. `model` is the requested model,
+/// used when the provider does not name one.
+pub fn decoder(wire: WireFormat, model: &str) -> Box<dyn StreamDecoder + Send> {
+    match wire {
+        WireFormat::OpenAi => Box::new(OpenAiStream::new(model)),
+        WireFormat::Anthropic => Box::new(AnthropicStream::new(model)),
+        WireFormat::WorkersAi => Box::new(WorkersAiStream::new(model)),
+    }
+}
 
 #[derive(Debug)]
 pub struct EventPump {
@@ -23,7 +38,7 @@ pub struct EventPump {
 
 impl EventPump {
     pub fn new(wire: WireFormat, model: &str) -> Self {
-        Self::with_decoder(stream_decoder(wire, model))
+        Self::with_decoder(decoder(wire, model))
     }
 
     pub fn with_decoder(decoder: Box<dyn StreamDecoder + Send>) -> Self {

@@ -94,7 +94,7 @@ fn stream(wire: WireFormat, body: &[u8]) {
         .feed(body, &mut events)
         .and_then(|()| sse.finish(&mut events));
 
-    let mut dec = provider::stream_decoder(wire, MODEL);
+    let mut dec = ai_gateway::stream::decoder(wire, MODEL);
     let mut out = Vec::new();
     for ev in &events {
         dec.on_event(ev, &mut out);

@@ -1,12 +1,12 @@
-//! Response cache over a key-value bucket (seed `withCache`).
+//! Response cache over a key-value bucket.
 //!
 //! The key is a SHA-256 over canonical JSON (object keys sorted, JSON texts
 //! the caller passed parsed and re-canonicalized) of the provider, the
 //! model, the input and every option that changes the output: tools, tool
 //! choice, response format and schema, temperature, top-p, max tokens, stop,
-//! reasoning effort, extra body and extra headers. (The seed hashed only the
-//! model and the input, so a call with different tools or schema got the
-//! wrong cached answer.)
+//! reasoning effort, extra body and extra headers. (The TypeScript library
+//! `@workkit/ai-gateway` hashed only the model and the input, so a call with
+//! different tools or schema got the wrong cached answer.)
 //!
 //! An entry stores its own expiry, checked against the wall clock, because
 //! `wasi:keyvalue` has no TTL. Anything unreadable is a miss, and is

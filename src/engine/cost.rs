@@ -1,4 +1,4 @@
-//! Cost and budget tracking (seed `createCostTracker`), in integer micro-USD.
+//! Cost and budget tracking, in integer micro-USD.
 //!
 //! Pricing is per million tokens. Usage is normalized so that cache reads
 //! and writes are a subset of `input_tokens` and reasoning a subset of

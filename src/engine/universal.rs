@@ -1,23 +1,18 @@
-//! `run-fallback`: Cloudflare AI Gateway's Universal Endpoint
-//! (`runFallback` in the TypeScript library):
-//! `POST https://gateway.ai.cloudflare.com/v1/{account}/{gateway}` with a
-//! JSON array of steps `{provider, endpoint, headers, query}`. Cloudflare
-//! tries them in order and answers with the first success, telling which
-//! step served in the `cf-aig-step` response header (0-based).
-
-use serde_json::{Value, json};
+//! `run-fallback`: one call through Cloudflare AI Gateway's Universal
+//! Endpoint, which tries every entry in order server-side. This file is the
+//! call flow (checks, admission, reservation, retries, settling); the
+//! request and the `cf-aig-step` reading are `provider/universal.rs`.
 
 use super::call::attach_trace;
 use super::env::Env;
-use super::exchange::{chat_request, read_body, with_status};
+use super::exchange::{read_body, with_status};
 use super::run::output_for;
 use super::target::Target;
 use super::{Gateway, estimate, retry};
-use crate::config::{CfGatewayConfig, ProviderKind};
 use crate::error::{GatewayError, Result};
-use crate::http::{HttpRequest, ResponseHead};
 use crate::ports::Http;
-use crate::provider;
+use crate::provider::universal::{build_request, served_step};
+use crate::provider::{self, ChatCall};
 use crate::types::{FallbackEntry, Input, Output, RunOptions};
 
 /// The name attempts and errors of the Universal Endpoint carry until the
@@ -65,7 +60,17 @@ impl Gateway {
             for t in &targets {
                 self.check_allowed(t)?;
             }
-            let req = build(cf, &targets, input, opts)?;
+            let calls: Vec<ChatCall<'_>> = targets
+                .iter()
+                .map(|t| ChatCall {
+                    endpoint: t.endpoint,
+                    model: &t.model,
+                    input,
+                    options: opts,
+                    stream: false,
+                })
+                .collect();
+            let req = build_request(cf, &calls)?;
             let first = targets
                 .first()
                 .ok_or_else(|| GatewayError::internal("no entries"))?;
@@ -119,80 +124,5 @@ impl Gateway {
             Ok(output)
         })();
         call.end(result, attach_trace)
-    }
-}
-
-/// Build the Universal Endpoint request for `targets`. Only `openai` and
-/// `anthropic` providers can be steps.
-pub(crate) fn build(
-    cf: &CfGatewayConfig,
-    targets: &[Target<'_>],
-    input: &Input,
-    opts: &RunOptions,
-) -> Result<HttpRequest> {
-    let mut steps = Vec::with_capacity(targets.len());
-    for t in targets {
-        let (slug, path) = match t.endpoint.kind {
-            ProviderKind::OpenAi => ("openai", "chat/completions"),
-            ProviderKind::Anthropic => ("anthropic", "v1/messages"),
-            ProviderKind::WorkersAi | ProviderKind::Custom => {
-                return Err(GatewayError::validation(format!(
-                    "run-fallback supports only openai and anthropic providers; {:?} is not one",
-                    t.endpoint.name
-                )));
-            }
-        };
-        let req = chat_request(t, input, opts, false)?;
-        let query: Value =
-            serde_json::from_slice(&req.body).map_err(|e| GatewayError::internal(e.to_string()))?;
-        // The step carries the provider's own headers; the cf-aig-* ones
-        // belong on the outer request.
-        let mut headers = serde_json::Map::new();
-        for (k, v) in req
-            .headers
-            .iter()
-            .filter(|(k, _)| !k.starts_with("cf-aig-"))
-        {
-            headers.insert(k.clone(), json!(v));
-        }
-        steps.push(json!({"provider": slug, "endpoint": path, "headers": headers, "query": query}));
-    }
-    Ok(HttpRequest::post_json(
-        cf.universal_url(),
-        cf.headers(),
-        &Value::Array(steps),
-    ))
-}
-
-/// Which step served, from `cf-aig-step`; the first when the header is
-/// missing or out of range.
-pub(crate) fn served_step(head: &ResponseHead, steps: usize) -> usize {
-    head.header("cf-aig-step")
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|s| *s < steps)
-        .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn head(v: Option<&str>) -> ResponseHead {
-        ResponseHead {
-            status: 200,
-            headers: v
-                .map(|v| vec![("cf-aig-step".to_owned(), v.to_owned())])
-                .unwrap_or_default()
-                .into(),
-        }
-    }
-
-    #[test]
-    fn served_step_maps_header_and_falls_back_to_first() {
-        assert_eq!(served_step(&head(Some("1")), 2), 1);
-        assert_eq!(served_step(&head(Some("0")), 2), 0);
-        assert_eq!(served_step(&head(Some("5")), 2), 0);
-        assert_eq!(served_step(&head(Some("x")), 2), 0);
-        assert_eq!(served_step(&head(None), 2), 0);
     }
 }

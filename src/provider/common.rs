@@ -3,8 +3,11 @@
 //! The dispatch over wire formats is `provider/mod.rs`; nothing here names a
 //! provider.
 
+use serde::Serialize;
+
 use crate::config::Endpoint;
 use crate::error::{GatewayError, Result, UpstreamDetail};
+use crate::http::Headers;
 use crate::sse::SseEvent;
 use crate::types::{Input, RunOptions, StreamEvent, Usage};
 
@@ -16,6 +19,32 @@ pub struct ChatCall<'a> {
     pub input: &'a Input,
     pub options: &'a RunOptions,
     pub stream: bool,
+}
+
+/// The request a provider builds for one call: its URL, its own headers
+/// (auth, API version) and its body, serialized from the provider's typed
+/// wire struct. `provider::build_chat` then adds the endpoint's and the
+/// call's headers and merges the caller's `extra-body`.
+#[derive(Debug)]
+pub(crate) struct ProviderRequest {
+    pub url: String,
+    pub headers: Headers,
+    pub body: serde_json::Value,
+}
+
+impl ProviderRequest {
+    pub(crate) fn new(
+        url: String,
+        headers: impl Into<Headers>,
+        body: &impl Serialize,
+    ) -> Result<Self> {
+        let body = serde_json::to_value(body).map_err(|e| GatewayError::internal(e.to_string()))?;
+        Ok(Self {
+            url,
+            headers: headers.into(),
+            body,
+        })
+    }
 }
 
 /// A decoder from one provider's SSE events to normalized stream events.
@@ -57,14 +86,6 @@ pub(crate) fn caller_json(text: Option<&str>, what: &str) -> Result<serde_json::
 
 /// Vectors in input order, usage, and the model the provider reported.
 pub type Embeddings = (Vec<Vec<f32>>, Option<Usage>, Option<String>);
-
-/// Set `key` on a JSON object (no-op on anything else; never panics, unlike
-/// `value[key] = ...`).
-pub(crate) fn set_field(v: &mut serde_json::Value, key: &str, value: serde_json::Value) {
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(key.to_owned(), value);
-    }
-}
 
 /// The id of a tool call the provider gave no id: `aigw_` and the call's
 /// position in the response. Providers' own ids never look like this

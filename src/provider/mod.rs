@@ -1,11 +1,34 @@
 //! Provider wire formats, sans IO: build the HTTP request for a call, parse
-//! the response, decode a stream. One folder per wire format; `wire.rs` in
-//! each holds its private serde types.
+//! the response, decode a stream. This file dispatches on the wire format
+//! and does what is the same for all (headers of the endpoint and the call,
+//! `extra-body`, the body size limit, error bodies sent with a 2xx).
+//!
+//! The rule: a provider module owns everything it knows about its provider
+//! (ADR 0014). Where to look:
+//!
+//! | what | file |
+//! |---|---|
+//! | a provider's defaults: base URL, API version, paths, how the key is sent, Cloudflare AI Gateway slug | `<provider>/defaults.rs` (the shape: `defaults.rs`) |
+//! | building a chat or embeddings request, parsing its answer | `<provider>/mod.rs` |
+//! | its request and response serde types | `<provider>/wire.rs` |
+//! | its stream decoder (`OpenAiStream`, `AnthropicStream`, `WorkersAiStream`) | `<provider>/stream.rs`; the pump that drives it is `src/stream.rs`, the SSE framing `src/sse.rs` |
+//! | the OpenAI chat-completion parser, usage and finish reasons, JSON-mode instruction (shared with Workers AI) | `openai_compat.rs` |
+//! | Cloudflare's Universal Endpoint request (`run-fallback`) and `cf-aig-step` | `universal.rs` (the call flow: `engine/universal.rs`) |
+//! | error statuses and bodies to error kinds | `error_map.rs` |
+//! | the chat call, the stream decoder trait, `ProviderRequest`, JSON helpers | `common.rs` |
+//! | resolving a provider's configuration into an `Endpoint` | `config.rs` (`Endpoint::resolve`, which asks `ProviderKind::defaults`) |
+//!
+//! `<provider>` is `openai/` (OpenAI and every compatible server),
+//! `anthropic/` or `workers_ai/`; each one's tests sit next to the code
+//! (`tests.rs`, `stream/tests.rs`).
 
 pub mod anthropic;
 mod common;
+pub mod defaults;
 mod error_map;
 pub mod openai;
+mod openai_compat;
+pub mod universal;
 pub mod workers_ai;
 
 #[cfg(test)]
@@ -24,12 +47,13 @@ use crate::validate::check_header;
 
 /// Build the upstream request for a chat call.
 pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
-    let (url, mut headers, body) = match call.endpoint.wire {
+    let req = match call.endpoint.wire {
         WireFormat::OpenAi => openai::chat_request(call)?,
         WireFormat::Anthropic => anthropic::chat_request(call)?,
         WireFormat::WorkersAi => workers_ai::chat_request(call)?,
     };
-    let body = merge_extra_body(body, call.options.extra_body.as_deref())?;
+    let body = merge_extra_body(req.body, call.options.extra_body.as_deref())?;
+    let mut headers = req.headers.into_vec();
     headers.extend(call.endpoint.headers.iter().cloned());
     for (k, v) in &call.options.headers {
         check_header(k, v)?;
@@ -37,7 +61,7 @@ pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
         headers.retain(|(have, _)| *have != k);
         headers.push((k, v.clone()));
     }
-    bounded(HttpRequest::post_json(url, headers, &body))
+    bounded(HttpRequest::post_json(req.url, headers, &body))
 }
 
 /// Refuse a request body over [`MAX_REQUEST_BODY`] before it is sent.
@@ -54,7 +78,7 @@ fn bounded(req: HttpRequest) -> Result<HttpRequest> {
 /// Parse a successful (2xx) chat response body.
 pub fn parse_chat(wire: WireFormat, body: &[u8]) -> Result<Completion> {
     match wire {
-        WireFormat::OpenAi => openai::parse_chat(body),
+        WireFormat::OpenAi => openai_compat::parse_chat(body),
         WireFormat::Anthropic => anthropic::parse_chat(body),
         WireFormat::WorkersAi => workers_ai::parse_chat(body),
     }
@@ -158,8 +182,8 @@ pub fn build_embed(
     if input.is_empty() {
         return Err(GatewayError::validation("embed input is empty"));
     }
-    let (url, mut headers, body) = match endpoint.wire {
-        WireFormat::OpenAi => openai::embed_request(endpoint, model, input, options),
+    let req = match endpoint.wire {
+        WireFormat::OpenAi => openai::embed_request(endpoint, model, input, options)?,
         WireFormat::WorkersAi => workers_ai::embed_request(endpoint, model, input)?,
         WireFormat::Anthropic => {
             return Err(GatewayError::validation(format!(
@@ -168,8 +192,9 @@ pub fn build_embed(
             )));
         }
     };
+    let mut headers = req.headers;
     headers.extend(endpoint.headers.iter().cloned());
-    bounded(HttpRequest::post_json(url, headers, &body))
+    bounded(HttpRequest::post_json(req.url, headers, &req.body))
 }
 
 /// Parse a successful embeddings response into vectors (in input order)
@@ -189,16 +214,6 @@ pub fn parse_embed(wire: WireFormat, body: &[u8], expected: usize) -> Result<Emb
         )));
     }
     Ok(parsed)
-}
-
-/// The stream decoder for a wire format. `model` is the requested model,
-/// used when the provider does not name one.
-pub fn stream_decoder(wire: WireFormat, model: &str) -> Box<dyn StreamDecoder + Send> {
-    match wire {
-        WireFormat::OpenAi => Box::new(openai::StreamState::new(model)),
-        WireFormat::Anthropic => Box::new(anthropic::StreamState::new(model)),
-        WireFormat::WorkersAi => Box::new(workers_ai::StreamState::new(model)),
-    }
 }
 
 /// Map a non-success response of `endpoint` to the error variant.

@@ -1,28 +1,25 @@
 //! Anthropic Messages API: system hoisting, prompt-caching blocks, tool use
 //! and results, JSON output through a forced tool, extended thinking.
 
+pub mod defaults;
+mod stream;
 mod wire;
 
-use std::collections::BTreeMap;
+pub use stream::AnthropicStream;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::common::{ChatCall, JSON_TOOL, StreamDecoder, bad_body, caller_json, from_json};
-use super::error_map::map_stream_error;
-use crate::engine::retry;
+use super::common::{ChatCall, JSON_TOOL, ProviderRequest, caller_json, from_json};
 use crate::error::{GatewayError, Result};
 use crate::http::join_url;
-use crate::sse::SseEvent;
 use crate::types::{
-    Completion, FinishReason, Message, ReasoningEffort, ResponseFormat, Role, StreamDone,
-    StreamEvent, ToolCall, ToolChoice, Usage,
+    Completion, FinishReason, Message, ReasoningEffort, ResponseFormat, Role, ToolCall, ToolChoice,
+    Usage,
 };
-use wire::{MessagesRequest, ReqMessage};
-
-type Built = (String, Vec<(String, String)>, Value);
-
-/// Anthropic requires `max_tokens`; this is sent when the caller gives none.
-pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+use wire::{
+    CacheControl, Content, MessagesRequest, ReqBlock, ReqMessage, ReqTool, ReqToolChoice, System,
+    Thinking,
+};
 
 pub(crate) fn thinking_budget(e: ReasoningEffort) -> u32 {
     match e {
@@ -32,11 +29,10 @@ pub(crate) fn thinking_budget(e: ReasoningEffort) -> u32 {
     }
 }
 
-fn cache_control() -> Value {
-    json!({"type": "ephemeral"})
-}
+/// The description of the JSON-output tool when the schema has none.
+const JSON_TOOL_DESCRIPTION: &str = "Give your answer as the input of this tool, as JSON.";
 
-pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
+pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let opts = call.options;
     if opts.tools.iter().any(|t| t.name == JSON_TOOL) {
         return Err(GatewayError::validation(format!(
@@ -52,25 +48,22 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let mut tool = serde_json::Map::new();
-            tool.insert("name".into(), json!(t.name));
-            if let Some(d) = &t.description {
-                tool.insert("description".into(), json!(d));
-            }
-            tool.insert(
-                "input_schema".into(),
-                caller_json(t.parameters.as_deref(), &format!("tools[{i}].parameters"))?,
-            );
-            Ok(Value::Object(tool))
+            Ok(ReqTool {
+                name: &t.name,
+                description: t.description.as_deref(),
+                input_schema: caller_json(
+                    t.parameters.as_deref(),
+                    &format!("tools[{i}].parameters"),
+                )?,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut tool_choice = match &opts.tool_choice {
-        None => None,
-        Some(ToolChoice::Auto) => Some(json!({"type": "auto"})),
-        Some(ToolChoice::None) => Some(json!({"type": "none"})),
-        Some(ToolChoice::Required) => Some(json!({"type": "any"})),
-        Some(ToolChoice::Named(n)) => Some(json!({"type": "tool", "name": n})),
-    };
+    let mut tool_choice = opts.tool_choice.as_ref().map(|c| match c {
+        ToolChoice::Auto => ReqToolChoice::Auto,
+        ToolChoice::None => ReqToolChoice::NoTools,
+        ToolChoice::Required => ReqToolChoice::Any,
+        ToolChoice::Named(name) => ReqToolChoice::Tool { name },
+    });
 
     let thinking = opts.reasoning_effort.map(thinking_budget);
     let json_schema = match &opts.response_format {
@@ -78,24 +71,23 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
         Some(ResponseFormat::Json) => Some((json!({"type": "object"}), None)),
         Some(ResponseFormat::JsonSchema(s)) => Some((
             caller_json(Some(&s.schema), "response-format schema")?,
-            s.description.clone(),
+            s.description.as_deref(),
         )),
     };
     if let Some((schema, description)) = json_schema {
-        tools.push(json!({
-            "name": JSON_TOOL,
-            "description": description
-                .unwrap_or_else(|| "Give your answer as the input of this tool, as JSON.".into()),
-            "input_schema": schema,
-        }));
+        tools.push(ReqTool {
+            name: JSON_TOOL,
+            description: Some(description.unwrap_or(JSON_TOOL_DESCRIPTION)),
+            input_schema: schema,
+        });
         // Forced tool use is incompatible with extended thinking, and with
         // tools of the caller's the model must stay free to call those.
         if opts.tools.is_empty() && thinking.is_none() {
-            tool_choice = Some(json!({"type": "tool", "name": JSON_TOOL}));
+            tool_choice = Some(ReqToolChoice::Tool { name: JSON_TOOL });
         }
     }
 
-    let mut max_tokens = opts.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    let mut max_tokens = opts.max_tokens.unwrap_or(defaults::MAX_TOKENS);
     if let Some(budget) = thinking {
         max_tokens = max_tokens.max(budget.saturating_add(1024));
     }
@@ -109,43 +101,46 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
         stop_sequences: &opts.stop,
         tools,
         tool_choice,
-        thinking: thinking.map(|b| json!({"type": "enabled", "budget_tokens": b})),
+        thinking: thinking.map(|budget_tokens| Thinking {
+            kind: "enabled",
+            budget_tokens,
+        }),
         stream: call.stream,
     };
-    let body = serde_json::to_value(&body).map_err(|e| GatewayError::internal(e.to_string()))?;
+    let version = call.endpoint.api_version.as_deref();
     let mut headers = vec![(
-        "anthropic-version".to_owned(),
-        call.endpoint.api_version.clone(),
+        defaults::VERSION_HEADER.to_owned(),
+        version.unwrap_or(defaults::API_VERSION).to_owned(),
     )];
-    if let Some(k) = &call.endpoint.api_key {
-        headers.push(("x-api-key".to_owned(), k.expose().to_owned()));
-    }
-    Ok((
-        join_url(&call.endpoint.base_url, "v1/messages"),
+    headers.extend(defaults::AUTH.headers(call.endpoint.api_key.as_ref()));
+    ProviderRequest::new(
+        join_url(&call.endpoint.base_url, defaults::CHAT_PATH),
         headers,
-        body,
-    ))
+        &body,
+    )
+}
+
+/// The prompt-caching marker of a block the caller flagged.
+fn cache_control(flagged: bool) -> Option<CacheControl> {
+    flagged.then_some(CacheControl::Ephemeral)
 }
 
 /// System messages hoisted into `system`: a string, or text blocks when any
 /// of them asks for prompt caching.
-fn system_field(system: &[&Message]) -> Option<Value> {
+fn system_field<'a>(system: &[&'a Message]) -> Option<System<'a>> {
     if system.is_empty() {
         return None;
     }
     if system.iter().all(|m| !m.cache_control) {
         let joined: Vec<&str> = system.iter().map(|m| m.content.as_str()).collect();
-        return Some(json!(joined.join("\n\n")));
+        return Some(System::Text(joined.join("\n\n")));
     }
-    Some(Value::Array(
+    Some(System::Blocks(
         system
             .iter()
-            .map(|m| {
-                let mut b = json!({"type": "text", "text": m.content});
-                if m.cache_control {
-                    super::common::set_field(&mut b, "cache_control", cache_control());
-                }
-                b
+            .map(|m| ReqBlock::Text {
+                text: &m.content,
+                cache_control: cache_control(m.cache_control),
             })
             .collect(),
     ))
@@ -154,38 +149,51 @@ fn system_field(system: &[&Message]) -> Option<Value> {
 /// User/assistant/tool messages as Anthropic content blocks. Tool results
 /// become `tool_result` blocks in a user turn; consecutive turns of the same
 /// role are merged (parallel tool results must share one user turn).
-fn conversation(messages: &[&Message]) -> Result<Vec<ReqMessage>> {
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+fn conversation<'a>(messages: &[&'a Message]) -> Result<Vec<ReqMessage<'a>>> {
+    let mut turns: Vec<(&'static str, Vec<ReqBlock<'a>>)> = Vec::new();
     for m in messages {
         let (role, mut blocks) = match m.role {
-            Role::User | Role::System => ("user", vec![json!({"type": "text", "text": m.content})]),
+            Role::User | Role::System => (
+                "user",
+                vec![ReqBlock::Text {
+                    text: &m.content,
+                    cache_control: None,
+                }],
+            ),
             Role::Assistant => {
                 let mut blocks = Vec::new();
                 if !m.content.is_empty() {
-                    blocks.push(json!({"type": "text", "text": m.content}));
+                    blocks.push(ReqBlock::Text {
+                        text: &m.content,
+                        cache_control: None,
+                    });
                 }
                 for c in &m.tool_calls {
-                    let input =
-                        crate::types::parse_json_object(&c.arguments, "tool call arguments")?;
-                    blocks.push(
-                        json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}),
-                    );
+                    blocks.push(ReqBlock::ToolUse {
+                        id: &c.id,
+                        name: &c.name,
+                        input: crate::types::parse_json_object(
+                            &c.arguments,
+                            "tool call arguments",
+                        )?,
+                        cache_control: None,
+                    });
                 }
                 ("assistant", blocks)
             }
             Role::Tool => (
                 "user",
-                vec![json!({
-                    "type": "tool_result",
-                    "tool_use_id": m.tool_call_id.as_deref().unwrap_or_default(),
-                    "content": m.content,
-                })],
+                vec![ReqBlock::ToolResult {
+                    tool_use_id: m.tool_call_id.as_deref().unwrap_or_default(),
+                    content: &m.content,
+                    cache_control: None,
+                }],
             ),
         };
         if m.cache_control
             && let Some(last) = blocks.last_mut()
         {
-            super::common::set_field(last, "cache_control", cache_control());
+            last.set_cache_control(CacheControl::Ephemeral);
         }
         match turns.last_mut() {
             Some((r, b)) if *r == role => b.append(&mut blocks),
@@ -196,8 +204,13 @@ fn conversation(messages: &[&Message]) -> Result<Vec<ReqMessage>> {
         .into_iter()
         .map(|(role, blocks)| {
             let content = match blocks.as_slice() {
-                [b] if b["type"] == "text" && b.get("cache_control").is_none() => b["text"].clone(),
-                _ => Value::Array(blocks),
+                [
+                    ReqBlock::Text {
+                        text,
+                        cache_control: None,
+                    },
+                ] => Content::Text(text),
+                _ => Content::Blocks(blocks),
             };
             ReqMessage { role, content }
         })
@@ -272,206 +285,6 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
         model: r.model.unwrap_or_default(),
         finish_reason: finish,
     })
-}
-
-// ---------------------------------------------------------------- streaming
-
-#[derive(Debug)]
-enum Block {
-    Tool {
-        id: String,
-        name: String,
-        json: String,
-    },
-    /// Our JSON-output tool: its input is streamed out as text.
-    JsonOutput,
-    Other,
-}
-
-/// Decoder state for one Anthropic stream.
-#[derive(Debug)]
-pub struct StreamState {
-    model: String,
-    usage: Option<wire::WireUsage>,
-    blocks: BTreeMap<u32, Block>,
-    finish: Option<FinishReason>,
-    tool_calls: usize,
-    json_output: bool,
-    ended: bool,
-}
-
-impl StreamState {
-    pub fn new(model: &str) -> Self {
-        Self {
-            model: model.to_owned(),
-            usage: None,
-            blocks: BTreeMap::new(),
-            finish: None,
-            tool_calls: 0,
-            json_output: false,
-            ended: false,
-        }
-    }
-
-    fn close_block(&mut self, index: u32, out: &mut Vec<StreamEvent>) {
-        if let Some(Block::Tool { id, name, json }) = self.blocks.remove(&index) {
-            self.tool_calls += 1;
-            out.push(StreamEvent::ToolUse(ToolCall::from_raw_arguments(
-                id, name, &json,
-            )));
-        }
-    }
-
-    fn done(&mut self, out: &mut Vec<StreamEvent>) {
-        // Blocks the stream never closed (e.g. cut by max_tokens) still
-        // yield their tool call, with `{}` arguments if the JSON is partial.
-        let open: Vec<u32> = self.blocks.keys().copied().collect();
-        for i in open {
-            self.close_block(i, out);
-        }
-        self.ended = true;
-        let mut finish = self.finish.take();
-        if self.json_output && self.tool_calls == 0 && finish == Some(FinishReason::ToolCalls) {
-            finish = Some(FinishReason::Stop);
-        }
-        out.push(StreamEvent::Done(StreamDone {
-            usage: self.usage.as_ref().map(usage),
-            finish_reason: finish,
-            provider: String::new(),
-            model: self.model.clone(),
-            cached: false,
-            cost_micro_usd: None,
-        }));
-    }
-
-    fn fail(&mut self, e: GatewayError, out: &mut Vec<StreamEvent>) {
-        self.ended = true;
-        out.push(StreamEvent::Error(e));
-    }
-
-    /// `message_delta` usage: later values win where present (the API sends
-    /// cumulative output tokens, and may resend input and cache counts).
-    fn merge_usage(&mut self, u: wire::WireUsage) {
-        let base = self.usage.get_or_insert_with(wire::WireUsage::default);
-        base.input_tokens = u.input_tokens.or(base.input_tokens);
-        base.output_tokens = u.output_tokens.or(base.output_tokens);
-        base.cache_creation_input_tokens = u
-            .cache_creation_input_tokens
-            .or(base.cache_creation_input_tokens);
-        base.cache_read_input_tokens = u.cache_read_input_tokens.or(base.cache_read_input_tokens);
-        base.output_tokens_details = u.output_tokens_details.or(base.output_tokens_details);
-    }
-}
-
-impl StreamDecoder for StreamState {
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.ended {
-            return;
-        }
-        let msg: wire::StreamMsg = match serde_json::from_str(&ev.data) {
-            Ok(m) => m,
-            Err(e) => {
-                self.fail(
-                    bad_body(format!("stream event is not valid JSON: {e}")),
-                    out,
-                );
-                return;
-            }
-        };
-        match msg {
-            wire::StreamMsg::MessageStart { message } => {
-                if let Some(m) = message.model.filter(|m| !m.is_empty()) {
-                    self.model = m;
-                }
-                if let Some(u) = message.usage {
-                    self.merge_usage(u);
-                }
-            }
-            wire::StreamMsg::ContentBlockStart {
-                index,
-                content_block,
-            } => {
-                let block = match content_block {
-                    wire::StartBlock::Text { text } => {
-                        if !text.is_empty() {
-                            out.push(StreamEvent::Text(text));
-                        }
-                        Block::Other
-                    }
-                    wire::StartBlock::Thinking { thinking } => {
-                        if !thinking.is_empty() {
-                            out.push(StreamEvent::Reasoning(thinking));
-                        }
-                        Block::Other
-                    }
-                    wire::StartBlock::ToolUse { name, .. } if name == JSON_TOOL => {
-                        self.json_output = true;
-                        Block::JsonOutput
-                    }
-                    wire::StartBlock::ToolUse { id, name } => Block::Tool {
-                        id,
-                        name,
-                        json: String::new(),
-                    },
-                    wire::StartBlock::Fallback { to } => {
-                        if let Some(m) = to.and_then(|t| t.model) {
-                            self.model = m;
-                        }
-                        Block::Other
-                    }
-                    wire::StartBlock::Other => Block::Other,
-                };
-                self.blocks.insert(index, block);
-            }
-            wire::StreamMsg::ContentBlockDelta { index, delta } => match delta {
-                wire::BlockDelta::TextDelta { text } if !text.is_empty() => {
-                    out.push(StreamEvent::Text(text));
-                }
-                wire::BlockDelta::ThinkingDelta { thinking } if !thinking.is_empty() => {
-                    out.push(StreamEvent::Reasoning(thinking));
-                }
-                wire::BlockDelta::InputJsonDelta { partial_json } => {
-                    match self.blocks.get_mut(&index) {
-                        Some(Block::Tool { json, .. }) => json.push_str(&partial_json),
-                        Some(Block::JsonOutput) if !partial_json.is_empty() => {
-                            out.push(StreamEvent::Text(partial_json));
-                        }
-                        _ => {}
-                    }
-                }
-                _ => {}
-            },
-            wire::StreamMsg::ContentBlockStop { index } => self.close_block(index, out),
-            wire::StreamMsg::MessageDelta { delta, usage } => {
-                if let Some(r) = delta.and_then(|d| d.stop_reason) {
-                    self.finish = Some(finish_reason(&r));
-                }
-                if let Some(u) = usage {
-                    self.merge_usage(u);
-                }
-            }
-            wire::StreamMsg::MessageStop => self.done(out),
-            wire::StreamMsg::Error { error } => {
-                let e = map_stream_error(None, &json!({ "error": error }));
-                self.fail(e, out);
-            }
-            wire::StreamMsg::Ping | wire::StreamMsg::Unknown => {}
-        }
-    }
-
-    fn on_eof(&mut self, out: &mut Vec<StreamEvent>) {
-        if self.ended {
-            return;
-        }
-        if self.finish.is_some() {
-            self.done(out);
-        } else {
-            self.fail(
-                retry::cut_stream("the stream ended before message_stop"),
-                out,
-            );
-        }
-    }
 }
 
 #[cfg(test)]

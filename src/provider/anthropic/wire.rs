@@ -9,8 +9,8 @@ pub(super) struct MessagesRequest<'a> {
     pub model: &'a str,
     pub max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub system: Option<Value>,
-    pub messages: Vec<ReqMessage>,
+    pub system: Option<System<'a>>,
+    pub messages: Vec<ReqMessage<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -18,20 +18,107 @@ pub(super) struct MessagesRequest<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub stop_sequences: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<Value>,
+    pub tools: Vec<ReqTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<Value>,
+    pub tool_choice: Option<ReqToolChoice<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub thinking: Option<Value>,
+    pub thinking: Option<Thinking>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stream: bool,
 }
 
+/// The hoisted system messages: one string, or text blocks when any of
+/// them asks for prompt caching.
 #[derive(Debug, Serialize)]
-pub(super) struct ReqMessage {
+#[serde(untagged)]
+pub(super) enum System<'a> {
+    Text(String),
+    Blocks(Vec<ReqBlock<'a>>),
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqMessage<'a> {
     pub role: &'static str,
-    /// A string, or an array of content blocks.
-    pub content: Value,
+    pub content: Content<'a>,
+}
+
+/// A string (one plain text block), or content blocks.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum Content<'a> {
+    Text(&'a str),
+    Blocks(Vec<ReqBlock<'a>>),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum ReqBlock<'a> {
+    Text {
+        text: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        /// The call's arguments, parsed.
+        input: Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
+    },
+    ToolResult {
+        tool_use_id: &'a str,
+        content: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
+    },
+}
+
+impl ReqBlock<'_> {
+    pub fn set_cache_control(&mut self, c: CacheControl) {
+        match self {
+            Self::Text { cache_control, .. }
+            | Self::ToolUse { cache_control, .. }
+            | Self::ToolResult { cache_control, .. } => *cache_control = Some(c),
+        }
+    }
+}
+
+/// A prompt-caching breakpoint: `{"type": "ephemeral"}`.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum CacheControl {
+    Ephemeral,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqTool<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    /// The caller's JSON Schema, parsed (key order kept).
+    pub input_schema: Value,
+}
+
+/// `{"type": "auto" | "none" | "any"}`, or one tool by name.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum ReqToolChoice<'a> {
+    Auto,
+    #[serde(rename = "none")]
+    NoTools,
+    Any,
+    Tool {
+        name: &'a str,
+    },
+}
+
+/// Extended thinking: `{"type": "enabled", "budget_tokens": n}`.
+#[derive(Debug, Serialize)]
+pub(super) struct Thinking {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub budget_tokens: u32,
 }
 
 // ---------------------------------------------------------------- responses

@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::provider::openai_compat::WireUsage;
+
 #[derive(Debug, Serialize)]
 pub(super) struct ChatRequest<'a> {
     pub model: &'a str,
@@ -23,9 +25,9 @@ pub(super) struct ChatRequest<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ReqTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<Value>,
+    pub tool_choice: Option<ReqToolChoice<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Value>,
+    pub response_format: Option<ReqResponseFormat<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -80,6 +82,40 @@ pub(super) struct ReqFunction<'a> {
     pub parameters: Value,
 }
 
+/// `"auto"`, `"none"`, `"required"`, or one function by name.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum ReqToolChoice<'a> {
+    Mode(&'static str),
+    Function {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        function: ReqFunctionName<'a>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqFunctionName<'a> {
+    pub name: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum ReqResponseFormat<'a> {
+    JsonObject,
+    JsonSchema { json_schema: ReqJsonSchema<'a> },
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqJsonSchema<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    /// The caller's JSON Schema, parsed (key order kept).
+    pub schema: Value,
+    pub strict: bool,
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct EmbedRequest<'a> {
     pub model: &'a str,
@@ -90,87 +126,6 @@ pub(super) struct EmbedRequest<'a> {
 }
 
 // ---------------------------------------------------------------- responses
-
-#[derive(Debug, Deserialize)]
-pub(super) struct ChatResponse {
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub choices: Vec<Choice>,
-    #[serde(default)]
-    pub usage: Option<WireUsage>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct Choice {
-    #[serde(default)]
-    pub index: Option<u32>,
-    #[serde(default)]
-    pub message: Option<RespMessage>,
-    /// The text of a text-completion choice (no `message`).
-    #[serde(default)]
-    pub text: Option<String>,
-    #[serde(default)]
-    pub finish_reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct RespMessage {
-    /// A string, or an array of `{type: text, text}` parts on some servers.
-    #[serde(default)]
-    pub content: Option<Value>,
-    #[serde(default)]
-    pub refusal: Option<String>,
-    /// DeepSeek, vLLM.
-    #[serde(default)]
-    pub reasoning_content: Option<String>,
-    /// OpenRouter, Ollama, Groq.
-    #[serde(default)]
-    pub reasoning: Option<String>,
-    #[serde(default)]
-    pub tool_calls: Option<Vec<RespToolCall>>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct RespToolCall {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub function: Option<RespFunction>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct RespFunction {
-    #[serde(default)]
-    pub name: Option<String>,
-    /// A JSON string per the spec; an object on some compatible servers.
-    #[serde(default)]
-    pub arguments: Option<Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct WireUsage {
-    #[serde(default)]
-    pub prompt_tokens: Option<u64>,
-    #[serde(default)]
-    pub completion_tokens: Option<u64>,
-    #[serde(default)]
-    pub prompt_tokens_details: Option<PromptDetails>,
-    #[serde(default)]
-    pub completion_tokens_details: Option<CompletionDetails>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct PromptDetails {
-    #[serde(default)]
-    pub cached_tokens: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct CompletionDetails {
-    #[serde(default)]
-    pub reasoning_tokens: Option<u64>,
-}
 
 // Stream chunks borrow their short strings from the event text (no
 // allocation per chunk for model, ids, names and argument pieces); text

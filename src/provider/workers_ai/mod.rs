@@ -7,27 +7,26 @@
 //! `[{"id", "function": {"name", "arguments": "..."}}]`; some newer models
 //! return a whole chat-completion object as `result`.
 
+pub mod defaults;
+mod stream;
 mod wire;
 
-use std::collections::HashMap;
+pub use stream::WorkersAiStream;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::common::{ChatCall, StreamDecoder, bad_body, caller_json, from_json, generated_call_id};
-use super::error_map::map_stream_error;
-use super::openai;
+use super::common::{
+    ChatCall, ProviderRequest, bad_body, caller_json, from_json, generated_call_id,
+};
+use super::openai_compat::{self, add_json_instruction};
 use crate::config::Endpoint;
-use crate::engine::retry;
 use crate::error::{GatewayError, Result, UpstreamDetail};
 use crate::http::{encode_path, join_url};
-use crate::sse::SseEvent;
 use crate::types::{
-    Completion, FinishReason, Input, Message, ResponseFormat, Role, StreamDone, StreamEvent,
-    ToolCall, ToolChoice, Usage,
+    Completion, FinishReason, Input, Message, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use crate::validate::check_path_model;
-
-type Built = (String, Vec<(String, String)>, Value);
+use wire::{ReqFunctionCall, ReqMessage, ReqResponseFormat, ReqTool, ReqToolCall, RunRequest};
 
 /// The run URL of `model`. A `custom` provider with this wire format and no
 /// account id posts to `{base}/{model}`.
@@ -46,80 +45,62 @@ fn run_url(endpoint: &Endpoint, model: &str) -> Result<String> {
     })
 }
 
-pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
+pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let opts = call.options;
-    let mut body = serde_json::Map::new();
-    match call.input {
-        Input::Prompt(p) if opts.response_format.is_none() => {
-            body.insert("prompt".into(), json!(p));
-        }
+    let (prompt, messages) = match call.input {
+        Input::Prompt(p) if opts.response_format.is_none() => (Some(p.as_str()), None),
         input => {
             let mut messages = input.to_messages();
-            if matches!(opts.response_format, Some(ResponseFormat::Json))
-                && !openai::mentions_json(&messages)
-            {
-                messages.insert(0, Message::new(Role::System, openai::JSON_INSTRUCTION));
-            }
-            body.insert(
-                "messages".into(),
-                Value::Array(messages.iter().map(message).collect()),
-            );
+            add_json_instruction(&mut messages, opts.response_format.as_ref());
+            (None, Some(messages))
         }
-    }
-    if let Some(n) = opts.max_tokens {
-        body.insert("max_tokens".into(), json!(n));
-    }
-    if let Some(t) = opts.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = opts.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
+    };
     // The run API has no tool_choice: `none` drops the tools, `auto` sends
     // them and lets the model decide, and a forced choice is refused rather
     // than silently downgraded to `auto`.
     check_tool_choice(call)?;
-    if !opts.tools.is_empty() && opts.tool_choice != Some(ToolChoice::None) {
-        let tools = opts
-            .tools
+    let tools = if opts.tool_choice == Some(ToolChoice::None) {
+        Vec::new()
+    } else {
+        opts.tools
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let mut tool = serde_json::Map::new();
-                tool.insert("name".into(), json!(t.name));
-                if let Some(d) = &t.description {
-                    tool.insert("description".into(), json!(d));
-                }
-                tool.insert(
-                    "parameters".into(),
-                    caller_json(t.parameters.as_deref(), &format!("tools[{i}].parameters"))?,
-                );
-                Ok(Value::Object(tool))
+                Ok(ReqTool {
+                    name: &t.name,
+                    description: t.description.as_deref(),
+                    parameters: caller_json(
+                        t.parameters.as_deref(),
+                        &format!("tools[{i}].parameters"),
+                    )?,
+                })
             })
-            .collect::<Result<Vec<_>>>()?;
-        body.insert("tools".into(), Value::Array(tools));
-    }
-    match &opts.response_format {
-        None | Some(ResponseFormat::Text) => {}
-        Some(ResponseFormat::Json) => {
-            body.insert("response_format".into(), json!({"type": "json_object"}));
-        }
-        Some(ResponseFormat::JsonSchema(s)) => {
-            let schema = caller_json(Some(&s.schema), "response-format schema")?;
-            body.insert(
-                "response_format".into(),
-                json!({"type": "json_schema", "json_schema": schema}),
-            );
-        }
-    }
-    if call.stream {
-        body.insert("stream".into(), json!(true));
-    }
-    Ok((
+            .collect::<Result<Vec<_>>>()?
+    };
+    let response_format = match &opts.response_format {
+        None | Some(ResponseFormat::Text) => None,
+        Some(ResponseFormat::Json) => Some(ReqResponseFormat::JsonObject),
+        Some(ResponseFormat::JsonSchema(s)) => Some(ReqResponseFormat::JsonSchema {
+            json_schema: caller_json(Some(&s.schema), "response-format schema")?,
+        }),
+    };
+    let body = RunRequest {
+        prompt,
+        messages: messages
+            .as_deref()
+            .map(|ms| ms.iter().map(req_message).collect()),
+        max_tokens: opts.max_tokens,
+        temperature: opts.temperature,
+        top_p: opts.top_p,
+        tools,
+        response_format,
+        stream: call.stream,
+    };
+    ProviderRequest::new(
         run_url(call.endpoint, call.model)?,
-        openai::auth_headers(call.endpoint),
-        Value::Object(body),
-    ))
+        defaults::AUTH.headers(call.endpoint.api_key.as_ref()),
+        &body,
+    )
 }
 
 /// Refuse `tool-choice` `required` or `named`: the Workers AI run API
@@ -139,33 +120,33 @@ fn check_tool_choice(call: &ChatCall<'_>) -> Result<()> {
     )))
 }
 
-fn message(m: &Message) -> Value {
+fn req_message(m: &Message) -> ReqMessage<'_> {
     let role = match m.role {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
         Role::Tool => "tool",
     };
-    let mut v = json!({"role": role, "content": m.content});
-    if !m.tool_calls.is_empty() {
-        super::common::set_field(
-            &mut v,
-            "tool_calls",
-            Value::Array(
-                m.tool_calls
-                    .iter()
-                    .map(|c| {
-                        json!({"id": c.id, "type": "function",
-                               "function": {"name": c.name, "arguments": c.arguments}})
-                    })
-                    .collect(),
-            ),
-        );
+    ReqMessage {
+        role,
+        content: &m.content,
+        tool_calls: m
+            .tool_calls
+            .iter()
+            .map(|c| ReqToolCall {
+                id: &c.id,
+                kind: "function",
+                function: ReqFunctionCall {
+                    name: &c.name,
+                    arguments: &c.arguments,
+                },
+            })
+            .collect(),
+        tool_call_id: match m.role {
+            Role::Tool => m.tool_call_id.as_deref(),
+            _ => None,
+        },
     }
-    if let (Role::Tool, Some(id)) = (m.role, &m.tool_call_id) {
-        super::common::set_field(&mut v, "tool_call_id", json!(id));
-    }
-    v
 }
 
 fn usage(u: &wire::WireUsage) -> Usage {
@@ -257,7 +238,7 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     let env: wire::Envelope = from_json(body, "Workers AI response")?;
     let result = unwrap_envelope(env)?;
     if result.get("choices").is_some() {
-        return openai::parse_chat_value(result);
+        return openai_compat::parse_chat_value(result);
     }
     // Some models' documented output is a bare string.
     if let Value::String(s) = result {
@@ -290,12 +271,16 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     })
 }
 
-pub(crate) fn embed_request(endpoint: &Endpoint, model: &str, input: &[String]) -> Result<Built> {
-    Ok((
+pub(crate) fn embed_request(
+    endpoint: &Endpoint,
+    model: &str,
+    input: &[String],
+) -> Result<ProviderRequest> {
+    ProviderRequest::new(
         run_url(endpoint, model)?,
-        openai::auth_headers(endpoint),
-        json!({ "text": input }),
-    ))
+        defaults::AUTH.headers(endpoint.api_key.as_ref()),
+        &wire::EmbedRequest { text: input },
+    )
 }
 
 pub(crate) fn parse_embed(body: &[u8]) -> Result<super::common::Embeddings> {
@@ -307,137 +292,6 @@ pub(crate) fn parse_embed(body: &[u8]) -> Result<super::common::Embeddings> {
         ))
     })?;
     Ok((r.data, r.usage.as_ref().map(usage), None))
-}
-
-// ---------------------------------------------------------------- streaming
-
-/// Decoder state for a Workers AI stream: `data: {"response": "..."}`
-/// deltas, optional `tool_calls`, `usage` in the last data event, `[DONE]`.
-///
-/// Tool calls are collected and emitted, in order of first appearance, just
-/// before `done`: a model may repeat a call (same provider id) in a later
-/// frame, and the caller must see it once, or it would run the tool twice.
-#[derive(Debug)]
-pub struct StreamState {
-    model: String,
-    usage: Option<Usage>,
-    calls: Vec<ToolCall>,
-    /// Provider id -> position in `calls`.
-    by_id: HashMap<String, usize>,
-    ended: bool,
-}
-
-impl StreamState {
-    pub fn new(model: &str) -> Self {
-        Self {
-            model: model.to_owned(),
-            usage: None,
-            calls: Vec::new(),
-            by_id: HashMap::new(),
-            ended: false,
-        }
-    }
-
-    /// Record one `tool_calls` entry. A provider id already seen updates
-    /// that call (a non-empty name or arguments in the later frame win)
-    /// instead of adding a second one.
-    fn add_call(&mut self, v: &Value) {
-        let Some(id) = provider_call_id(v) else {
-            let call = tool_call(self.calls.len(), v);
-            self.calls.push(call);
-            return;
-        };
-        if let Some(&at) = self.by_id.get(id) {
-            let later = tool_call(at, v);
-            if let Some(call) = self.calls.get_mut(at) {
-                if !later.name.is_empty() {
-                    call.name = later.name;
-                }
-                if later.raw_arguments.is_some() || later.arguments != "{}" {
-                    call.arguments = later.arguments;
-                    call.raw_arguments = later.raw_arguments;
-                }
-            }
-            return;
-        }
-        self.by_id.insert(id.to_owned(), self.calls.len());
-        let call = tool_call(self.calls.len(), v);
-        self.calls.push(call);
-    }
-
-    fn done(&mut self, out: &mut Vec<StreamEvent>) {
-        self.ended = true;
-        let finish = if self.calls.is_empty() {
-            FinishReason::Stop
-        } else {
-            FinishReason::ToolCalls
-        };
-        out.extend(
-            std::mem::take(&mut self.calls)
-                .into_iter()
-                .map(StreamEvent::ToolUse),
-        );
-        out.push(StreamEvent::Done(StreamDone {
-            usage: self.usage,
-            finish_reason: Some(finish),
-            provider: String::new(),
-            model: self.model.clone(),
-            cached: false,
-            cost_micro_usd: None,
-        }));
-    }
-
-    fn fail(&mut self, e: GatewayError, out: &mut Vec<StreamEvent>) {
-        self.ended = true;
-        out.push(StreamEvent::Error(e));
-    }
-}
-
-impl StreamDecoder for StreamState {
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.ended {
-            return;
-        }
-        if ev.data.trim() == "[DONE]" {
-            self.done(out);
-            return;
-        }
-        let chunk: wire::StreamChunk = match serde_json::from_str(&ev.data) {
-            Ok(c) => c,
-            Err(e) => {
-                self.fail(
-                    bad_body(format!("stream chunk is not valid JSON: {e}")),
-                    out,
-                );
-                return;
-            }
-        };
-        if let Some(err) = chunk
-            .error
-            .or_else(|| chunk.errors.and_then(|e| e.into_iter().next()))
-        {
-            self.fail(map_stream_error(None, &json!({ "error": err })), out);
-            return;
-        }
-        match chunk.response {
-            Some(Value::String(s)) if !s.is_empty() => out.push(StreamEvent::Text(s)),
-            Some(Value::Null | Value::String(_)) | None => {}
-            Some(other) => out.push(StreamEvent::Text(other.to_string())),
-        }
-        for v in chunk.tool_calls.unwrap_or_default() {
-            self.add_call(&v);
-        }
-        if let Some(u) = &chunk.usage {
-            self.usage = Some(usage(u));
-        }
-    }
-
-    fn on_eof(&mut self, out: &mut Vec<StreamEvent>) {
-        if self.ended {
-            return;
-        }
-        self.fail(retry::cut_stream("the stream ended before [DONE]"), out);
-    }
 }
 
 #[cfg(test)]
