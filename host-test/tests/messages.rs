@@ -710,3 +710,43 @@ async fn messages_peer_harness_checks_through_an_openai_default_provider() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("message_stop"), "{}", r.text());
 }
+
+/// The official `anthropic` Python SDK (proxy/tests/test_anthropic_sdk.py)
+/// against the proxy, with a client key (the SDK sends it as `x-api-key`).
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_anthropic_python_sdk_against_the_proxy() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = repo.join("examples/python/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "needs the Python venv with the anthropic SDK: .ci/setup creates it"
+    );
+    let mock = MockServer::start().await.unwrap();
+    let clients = json!({"clients": [{"name": "sdk", "key_variable": "client_key"}]});
+    let (server, _dir) = serve(&mock, clients).await;
+    let started = std::time::Instant::now();
+    let mut cmd = std::process::Command::new(python);
+    cmd.args(["-m", "unittest", "-v", "test_anthropic_sdk"])
+        .current_dir(repo.join("proxy/tests"))
+        .env("PROXY_URL", server.base_url())
+        .env("PROXY_KEY", CLIENT_KEY)
+        .env("MOCK_URL", mock.base_url())
+        .env(
+            "ANTHROPIC_TOOL_SSE",
+            repo.join("tests/fixtures/anthropic/tool_use_response.sse"),
+        );
+    // Off the runtime's workers: the server keeps serving meanwhile.
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "anthropic SDK tests failed:\n{stderr}"
+    );
+    println!(
+        "anthropic SDK tests: ok in {:.1} s\n{stderr}",
+        started.elapsed().as_secs_f64()
+    );
+}

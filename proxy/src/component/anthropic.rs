@@ -627,9 +627,8 @@ pub fn to_gateway(
                 let n = v
                     .as_u64()
                     .and_then(|n| u32::try_from(n).ok())
-                    .filter(|n| *n > 0)
                     .ok_or_else(|| {
-                        refuse("max_tokens", "`max_tokens` must be a positive integer")
+                        refuse("max_tokens", "`max_tokens` must be a non-negative integer")
                     })?;
                 options.max_tokens = Some(n);
             }
