@@ -750,3 +750,72 @@ async fn messages_anthropic_python_sdk_against_the_proxy() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// Reasoning from the upstream streams as a `thinking` block
+/// (`thinking_delta`s) before the text block, with its own index.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_stream_thinking_then_text() {
+    let mock = MockServer::start().await.unwrap();
+    let (server, _dir) = serve(&mock, json!({})).await;
+    let named = |v: Value| format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap());
+    let sse: String = [
+        json!({"type": "message_start", "message": {"model": "claude-up", "usage": {"input_tokens": 30, "cache_read_input_tokens": 20, "output_tokens": 1}}}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me think"}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig"}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "4"}}),
+        json!({"type": "content_block_stop", "index": 1}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 60}}),
+        json!({"type": "message_stop"}),
+    ]
+    .into_iter()
+    .map(named)
+    .collect();
+    mock.push(Reply::sse(sse.as_bytes(), Duration::ZERO));
+    let mut body = hello("claude-mock");
+    body["stream"] = json!(true);
+    body["thinking"] = json!({"type": "enabled", "budget_tokens": 1024});
+    let r = post(&server, "/v1/messages", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let evs = events(&r.text());
+    assert_eq!(
+        names(&evs),
+        [
+            "message_start",
+            "ping",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert_eq!(
+        evs[2].1,
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+    );
+    assert_eq!(
+        evs[3].1["delta"],
+        json!({"type": "thinking_delta", "thinking": "Let me think"})
+    );
+    assert_eq!(evs[5].1["index"], 1);
+    assert_eq!(
+        evs[6].1["delta"],
+        json!({"type": "text_delta", "text": "4"})
+    );
+    let delta = &evs[8].1;
+    assert_eq!(delta["delta"]["stop_reason"], "max_tokens");
+    assert_eq!(
+        delta["usage"],
+        json!({"input_tokens": 30, "output_tokens": 60, "cache_read_input_tokens": 20, "cache_creation_input_tokens": 0})
+    );
+    assert_eq!(
+        mock.last().unwrap().json()["thinking"],
+        json!({"type": "enabled", "budget_tokens": 1024})
+    );
+}

@@ -40,7 +40,9 @@
 //! `tool_use`; `stop_reason` / `stop_sequence` verbatim from an Anthropic
 //! upstream's body, else mapped from the finish reason (`stop_sequence` is
 //! then null: OpenAI does not say which sequence matched); usage with
-//! Anthropic's uncached `input_tokens`.
+//! Anthropic's uncached `input_tokens`. In a stream, `message_start`'s
+//! usage is zeros and `message_delta` carries the whole usage (the gateway
+//! reports it at the end; the SDKs take input and cache counts from there).
 //!
 //! Errors: `{"type":"error","error":{"type","message"},"request_id"}` with
 //! Anthropic's statuses; the gateway's own deadline is a 504
