@@ -262,6 +262,8 @@ fn error_response(status: u16, message: &str) -> hyper::Response<HyperOutgoingBo
 fn route_label(path: &str) -> &'static str {
     match path {
         "/v1/chat/completions" => "/v1/chat/completions",
+        "/v1/messages" => "/v1/messages",
+        "/v1/messages/count_tokens" => "/v1/messages/count_tokens",
         "/v1/embeddings" => "/v1/embeddings",
         "/v1/models" => "/v1/models",
         "/healthz" => "/healthz",

@@ -3,7 +3,13 @@
 //! `wac plug` into one deployable component.
 //!
 //! Endpoints: `POST /v1/chat/completions` (JSON and SSE in OpenAI's chunk
-//! format), `GET /v1/models`, `POST /v1/embeddings`, `GET /healthz`.
+//! format), `POST /v1/messages` (Anthropic's Messages API: JSON and SSE with
+//! Anthropic's named events, for the Anthropic SDKs and Claude Code),
+//! `POST /v1/messages/count_tokens` (an estimate, ceil(bytes / 4), marked
+//! `x-aigw-token-count: estimate`), `GET /v1/models`, `POST /v1/embeddings`,
+//! `GET /healthz`. Clients authenticate with `Authorization: Bearer` or
+//! `x-api-key`; what each endpoint carries or refuses is in `params`
+//! (Chat) and the component's `anthropic` module (Messages).
 //! Settings come from application variables (`fermyon:spin/variables`):
 //! `gateway_config` (JSON, see README) plus one variable per secret.
 

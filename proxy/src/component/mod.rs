@@ -1,6 +1,8 @@
 //! The proxy's component glue: routes requests, authenticates clients, calls
-//! the gateway, and answers in OpenAI's formats.
+//! the gateway, and answers in OpenAI's formats (and Anthropic's, for
+//! `/v1/messages`: `anthropic.rs`).
 
+mod anthropic;
 mod config;
 mod io;
 mod openai;
@@ -59,7 +61,8 @@ fn state() -> Result<Rc<State>, ApiError> {
 }
 
 impl State {
-    /// The client calling, from its bearer key (constant-time compare).
+    /// The client calling, from its key: `Authorization: Bearer`, else
+    /// `x-api-key` (Anthropic's SDKs); constant-time compare.
     fn authenticate(&self, req: &io::Request) -> Result<Option<String>, ApiError> {
         if self.clients.is_empty() {
             return Ok(None);
@@ -72,6 +75,11 @@ impl State {
         let token = req
             .header("authorization")
             .and_then(text::bearer)
+            .or_else(|| {
+                req.header("x-api-key")
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+            })
             .ok_or_else(|| unauthorized("Missing bearer API key."))?;
         let mut found = None;
         for (name, key) in &self.clients {
@@ -212,16 +220,20 @@ struct Proxy;
 impl Guest for Proxy {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let ctx = Ctx::new(&request);
+        let messages_api = request
+            .path_with_query()
+            .is_some_and(|p| p.starts_with("/v1/messages"));
         let req = match io::read(request) {
             Ok(r) => r,
             Err((status, m)) => {
-                return ctx.send_error(
-                    out,
-                    &ApiError {
-                        status,
-                        ..ApiError::invalid(m)
-                    },
-                );
+                let e = ApiError {
+                    status,
+                    ..ApiError::invalid(m)
+                };
+                if messages_api {
+                    return anthropic::send_error(&ctx, out, &e);
+                }
+                return ctx.send_error(out, &e);
             }
         };
         let path = req.path.split('?').next().unwrap_or("").to_owned();
@@ -251,6 +263,16 @@ impl Guest for Proxy {
                 }
             }
             (Method::Post, "/v1/chat/completions") => chat(&ctx, req, out),
+            (Method::Post, "/v1/messages") => anthropic::messages(&ctx, req, out),
+            (Method::Post, "/v1/messages/count_tokens") => anthropic::count_tokens(&ctx, req, out),
+            (_, "/v1/messages" | "/v1/messages/count_tokens") => anthropic::send_error(
+                &ctx,
+                out,
+                &ApiError {
+                    status: 405,
+                    ..ApiError::invalid("method not allowed")
+                },
+            ),
             (Method::Post, "/v1/embeddings") => match embeddings(&req) {
                 Ok(v) => ctx.send_json(out, &v),
                 Err(e) => ctx.send_error(out, &e),
