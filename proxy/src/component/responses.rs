@@ -498,7 +498,7 @@ fn normalize_item(item: &Value, param: &str) -> Result<Value, ApiError> {
             if !matches!(role, "user" | "assistant" | "system" | "developer") {
                 return Err(refuse(
                     &format!("{param}.role"),
-                    format!("unknown role {role:?}"),
+                    format!("`{param}.role` {role:?} is not a role (user, assistant, system, developer)"),
                 ));
             }
             let content = content_text(item.get("content"), &format!("{param}.content"))?;
