@@ -3,7 +3,11 @@
 //! `wac plug` into one deployable component.
 //!
 //! Endpoints: `POST /v1/chat/completions` (JSON and SSE in OpenAI's chunk
-//! format), `GET /v1/models`, `POST /v1/embeddings`, `GET /healthz`.
+//! format), `POST /v1/responses` (OpenAI's Responses API: JSON and its
+//! semantic SSE events; stored responses in `wasi:keyvalue` with a TTL for
+//! `previous_response_id`), `GET` and `DELETE /v1/responses/{id}`,
+//! `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/embeddings`,
+//! `GET /healthz`.
 //! Settings come from application variables (`fermyon:spin/variables`):
 //! `gateway_config` (JSON, see README) plus one variable per secret.
 

@@ -498,7 +498,9 @@ fn normalize_item(item: &Value, param: &str) -> Result<Value, ApiError> {
             if !matches!(role, "user" | "assistant" | "system" | "developer") {
                 return Err(refuse(
                     &format!("{param}.role"),
-                    format!("`{param}.role` {role:?} is not a role (user, assistant, system, developer)"),
+                    format!(
+                        "`{param}.role` {role:?} is not a role (user, assistant, system, developer)"
+                    ),
                 ));
             }
             let content = content_text(item.get("content"), &format!("{param}.content"))?;
@@ -763,7 +765,10 @@ fn conversation_after(items: &[Value], output: &[Value]) -> Vec<Value> {
                     .flatten()
                     .filter_map(|p| p.get("text").and_then(Value::as_str))
                     .collect();
-                c.push(json!({"type": "message", "role": "assistant", "content": text}));
+                // An empty answer is no turn (Anthropic refuses empty content).
+                if !text.is_empty() {
+                    c.push(json!({"type": "message", "role": "assistant", "content": text}));
+                }
             }
             Some("function_call") => c.push(json!({
                 "type": "function_call", "call_id": field(o, "call_id"), "name": field(o, "name"), "arguments": field(o, "arguments"),
@@ -896,10 +901,12 @@ pub(super) fn create(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
         let body: Map<String, Value> = serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
         let p = parse(body)?;
-        let store = if p.store || p.previous.is_some() {
-            Some(Store::open(&s, client.as_deref())?)
-        } else {
-            None
+        // Without a store to read from, a continuation fails; a response
+        // that cannot be stored is answered with `"store": false`.
+        let store = match (p.previous.is_some(), p.store) {
+            (true, _) => Some(Store::open(&s, client.as_deref())?),
+            (false, true) => Store::open(&s, client.as_deref()).ok(),
+            (false, false) => None,
         };
         // The stored conversation this request continues.
         let mut conversation = Vec::new();
