@@ -195,11 +195,7 @@ async fn responses_json_from_openai_and_anthropic_upstreams() {
             assert_eq!(sent["max_tokens"], 50);
         } else {
             assert!(mock.last().unwrap().path.ends_with("/v1/messages"));
-            assert_eq!(
-                sent["system"].to_string().contains("Be brief."),
-                true,
-                "{sent}"
-            );
+            assert!(sent["system"].to_string().contains("Be brief."), "{sent}");
             assert_eq!(sent["messages"][0]["role"], "user");
             assert_eq!(sent["max_tokens"], 50);
         }
