@@ -747,3 +747,83 @@ async fn responses_refuse_what_cannot_be_carried_by_name() {
         .unwrap();
     assert_eq!(r.status, 405);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn responses_reasoning_is_an_output_item_and_streams_as_summary_text() {
+    let mock = MockServer::start().await.unwrap();
+    let (server, _dir) = serve(&mock, json!({})).await;
+    let api = Api::new(&server);
+    mock.push(Reply::json(
+        200,
+        json!({"id": "c", "object": "chat.completion", "model": "mock-model",
+               "choices": [{"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": "42", "reasoning_content": "think hard"}}],
+               "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12,
+                         "completion_tokens_details": {"reasoning_tokens": 4}}}),
+    ));
+    let v = api
+        .create(&json!({"model": "mock-model", "input": "answer?", "reasoning": {"effort": "low", "summary": "auto"}}))
+        .await
+        .json();
+    assert_eq!(v["output"][0]["type"], "reasoning", "{v}");
+    assert!(v["output"][0]["id"].as_str().unwrap().starts_with("rs_"));
+    assert_eq!(
+        v["output"][0]["summary"][0],
+        json!({"type": "summary_text", "text": "think hard"})
+    );
+    assert_eq!(output_text(&v), "42");
+    assert_eq!(v["usage"]["output_tokens_details"]["reasoning_tokens"], 4);
+    // The follow-up sends the answer, not the reasoning.
+    let r = api
+        .create(&json!({"model": "mock-model", "input": "and?", "previous_response_id": v["id"]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = mock.last().unwrap().json();
+    assert_eq!(
+        sent["messages"][1],
+        json!({"role": "assistant", "content": "42"})
+    );
+    assert!(!sent.to_string().contains("think hard"), "{sent}");
+
+    let sse = [
+        json!({"model": "mock-model", "choices": [{"index": 0, "delta": {"reasoning_content": "thi"}}]}),
+        json!({"model": "mock-model", "choices": [{"index": 0, "delta": {"reasoning_content": "nk"}}]}),
+        json!({"model": "mock-model", "choices": [{"index": 0, "delta": {"content": "42"}}]}),
+        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+    ]
+    .iter()
+    .map(|v| format!("data: {v}\n\n"))
+    .collect::<String>()
+        + "data: [DONE]\n\n";
+    mock.push(Reply::sse(sse.as_bytes(), Duration::ZERO));
+    let r = api
+        .create(&json!({"model": "mock-model", "input": "answer?", "stream": true}))
+        .await;
+    let ev = events(&r.text());
+    assert_eq!(
+        kinds(&ev),
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.reasoning_summary_part.added",
+            "response.reasoning_summary_text.delta",
+            "response.reasoning_summary_text.delta",
+            "response.reasoning_summary_text.done",
+            "response.reasoning_summary_part.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.completed",
+        ]
+    );
+    assert_eq!(ev[6].1["text"], "think");
+    assert_eq!(ev[9].1["output_index"], 1);
+    let done = &ev.last().unwrap().1["response"];
+    assert_eq!(done["output"][0]["summary"][0]["text"], "think");
+    assert_eq!(output_text(done), "42");
+}
