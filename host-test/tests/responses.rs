@@ -827,3 +827,63 @@ async fn responses_reasoning_is_an_output_item_and_streams_as_summary_text() {
     assert_eq!(done["output"][0]["summary"][0]["text"], "think");
     assert_eq!(output_text(done), "42");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn responses_input_items_list_a_stored_responses_input() {
+    let mock = MockServer::start().await.unwrap();
+    let (server, _dir) = serve(&mock, json!({})).await;
+    let api = Api::new(&server);
+    let v = api
+        .create(&json!({"model": "mock-model", "instructions": "not an item", "input": [
+            {"role": "developer", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
+            {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}
+        ]}))
+        .await
+        .json();
+    let id = v["id"].as_str().unwrap();
+    let list = api.get(&format!("{id}/input_items")).await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    let list = list.json();
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["has_more"], false);
+    let data = list["data"].as_array().unwrap();
+    let types: Vec<&str> = data.iter().map(|i| i["type"].as_str().unwrap()).collect();
+    // Newest first by default.
+    assert_eq!(
+        types,
+        [
+            "function_call_output",
+            "function_call",
+            "message",
+            "message"
+        ]
+    );
+    assert_eq!(
+        data[2]["content"],
+        json!([{"type": "input_text", "text": "weather?"}])
+    );
+    assert_eq!(list["first_id"], data[0]["id"]);
+    let asc = api
+        .get(&format!("{id}/input_items?order=asc&limit=2"))
+        .await
+        .json();
+    assert_eq!(asc["data"][0]["role"], "developer");
+    assert_eq!(asc["data"].as_array().unwrap().len(), 2);
+    assert_eq!(asc["has_more"], true);
+    let next = api
+        .get(&format!(
+            "{id}/input_items?order=asc&after={}",
+            asc["last_id"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(next["data"][0]["type"], "function_call");
+    let r = api.get(&format!("{id}/input_items?include[]=x")).await;
+    assert_eq!(r.status, 400);
+    let r = api.get(&format!("{id}?stream=true")).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["param"], "stream");
+    assert_eq!(api.get("resp_00/input_items").await.status, 404);
+}

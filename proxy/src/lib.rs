@@ -6,6 +6,7 @@
 //! format), `POST /v1/responses` (OpenAI's Responses API: JSON and its
 //! semantic SSE events; stored responses in `wasi:keyvalue` with a TTL for
 //! `previous_response_id`), `GET` and `DELETE /v1/responses/{id}`,
+//! `GET /v1/responses/{id}/input_items`,
 //! `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/embeddings`,
 //! `GET /healthz`.
 //! Settings come from application variables (`fermyon:spin/variables`):

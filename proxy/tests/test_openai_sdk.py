@@ -244,6 +244,8 @@ class OpenAISdk(unittest.TestCase):
         self.assertEqual([m["role"] for m in upstream_json()["messages"]], ["user", "assistant", "user"])
         got = self.client.responses.retrieve(first.id)
         self.assertEqual((got.id, got.output_text), (first.id, first.output_text))
+        items = list(self.client.responses.input_items.list(second.id))
+        self.assertEqual([(i.type, i.role, i.content[0].text) for i in items], [("message", "user", "What is my name?")])
         self.client.responses.delete(first.id)
         with self.assertRaises(openai.NotFoundError):
             self.client.responses.retrieve(first.id)

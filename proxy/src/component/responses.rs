@@ -730,10 +730,17 @@ impl Store {
         Ok(Some(entry))
     }
 
-    fn put(&self, id: &str, response: &Value, conversation: Vec<Value>) -> Result<(), ApiError> {
+    fn put(
+        &self,
+        id: &str,
+        response: &Value,
+        items: &[Value],
+        conversation: Vec<Value>,
+    ) -> Result<(), ApiError> {
         let entry = json!({
             "expires_at": now_secs().saturating_add(self.ttl),
             "response": response,
+            "input_items": items.iter().map(listed_item).collect::<Vec<_>>(),
             "conversation": conversation,
         });
         self.bucket
@@ -750,6 +757,84 @@ impl Store {
             .map_err(|e| store_error(&e))?;
         Ok(true)
     }
+}
+
+/// A normalized input item as `GET /v1/responses/{id}/input_items` lists it.
+fn listed_item(item: &Value) -> Value {
+    let kind = item
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("message");
+    let mut v = item.clone();
+    let id = match kind {
+        "function_call" => new_id("fc"),
+        "function_call_output" => new_id("fco"),
+        _ => {
+            let role = item.get("role").and_then(Value::as_str).unwrap_or("user");
+            let text = field(item, "content");
+            let part = if role == "assistant" {
+                json!({"type": "output_text", "text": text, "annotations": []})
+            } else {
+                json!({"type": "input_text", "text": text})
+            };
+            set(&mut v, "content", json!([part]));
+            new_id("msg")
+        }
+    };
+    set(&mut v, "id", json!(id));
+    set(&mut v, "status", json!("completed"));
+    v
+}
+
+/// One page of a stored response's input items, by the list parameters
+/// `limit` (1–100, default 20), `order` (`desc`, the default, or `asc`)
+/// and `after` (an item id).
+fn items_page(entry: &Value, query: &[(String, String)]) -> Result<Value, ApiError> {
+    let mut items: Vec<Value> = entry
+        .get("input_items")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let (mut limit, mut after) = (20usize, None);
+    for (k, v) in query {
+        match k.as_str() {
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| refuse("limit", "`limit` must be 1 to 100".into()))?;
+            }
+            "order" => match v.as_str() {
+                "desc" => {}
+                "asc" => {}
+                _ => return Err(refuse("order", "`order` must be asc or desc".into())),
+            },
+            "after" => after = Some(v.clone()),
+            other => return Err(not_supported(other, "accepted: limit, order, after")),
+        }
+    }
+    // Stored oldest first; `desc` (the default) is newest first.
+    if !query.iter().any(|(k, v)| k == "order" && v == "asc") {
+        items.reverse();
+    }
+    if let Some(a) = after {
+        let at = items
+            .iter()
+            .position(|i| i.get("id").and_then(Value::as_str) == Some(a.as_str()))
+            .ok_or_else(|| refuse("after", format!("no input item {a:?} in this response")))?;
+        items.drain(..=at);
+    }
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let id = |i: Option<&Value>| i.and_then(|i| i.get("id")).cloned().unwrap_or(Value::Null);
+    Ok(json!({
+        "object": "list",
+        "data": items,
+        "first_id": id(items.first()),
+        "last_id": id(items.last()),
+        "has_more": has_more,
+    }))
 }
 
 /// The conversation a stored response continues: its input and output.
@@ -968,6 +1053,7 @@ pub(super) fn create(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
                 .put(
                     &head.id,
                     &response,
+                    &p.items,
                     conversation_after(&conversation, &output),
                 )
                 .is_err()
@@ -1029,6 +1115,7 @@ pub(super) fn create(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
                         .put(
                             &head.id,
                             &response,
+                            &p.items,
                             conversation_after(&conversation, &output),
                         )
                         .is_err()
@@ -1248,20 +1335,29 @@ impl Events {
     }
 }
 
-/// `GET /v1/responses/{id}` and `DELETE /v1/responses/{id}`.
+/// `GET /v1/responses/{id}`, `GET /v1/responses/{id}/input_items` and
+/// `DELETE /v1/responses/{id}`.
 pub(super) fn by_id(ctx: &Ctx, req: &io::Request, out: ResponseOutparam, delete: bool) {
     let result = (|| {
         let s = state()?;
         let client = s.authenticate(req)?;
         let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
-        if let Some(q) = query.split('&').find(|q| !q.is_empty()) {
-            let name = text::percent_decode(q.split('=').next().unwrap_or(q));
-            return Err(not_supported(
-                &name,
-                "query parameters are not supported here",
-            ));
+        let query: Vec<(String, String)> = query
+            .split('&')
+            .filter(|q| !q.is_empty())
+            .map(|q| {
+                let (k, v) = q.split_once('=').unwrap_or((q, ""));
+                (text::percent_decode(k), text::percent_decode(v))
+            })
+            .collect();
+        let rest = path.get("/v1/responses/".len()..).unwrap_or("");
+        let (id, items) = match rest.strip_suffix("/input_items") {
+            Some(id) if !delete => (text::percent_decode(id), true),
+            _ => (text::percent_decode(rest), false),
+        };
+        if !items && let Some((k, _)) = query.first() {
+            return Err(not_supported(k, "query parameters are not supported here"));
         }
-        let id = text::percent_decode(path.get("/v1/responses/".len()..).unwrap_or(""));
         let st = Store::open(&s, client.as_deref())?;
         if delete {
             if st.delete(&id)? {
@@ -1269,8 +1365,13 @@ pub(super) fn by_id(ctx: &Ctx, req: &io::Request, out: ResponseOutparam, delete:
             }
             return Err(not_found(&id, None));
         }
-        st.get(&id)?
-            .and_then(|e| e.get("response").cloned())
+        let entry = st.get(&id)?.ok_or_else(|| not_found(&id, None))?;
+        if items {
+            return items_page(&entry, &query);
+        }
+        entry
+            .get("response")
+            .cloned()
             .ok_or_else(|| not_found(&id, None))
     })();
     match result {
