@@ -6,10 +6,15 @@
 //! format), `POST /v1/messages` (Anthropic's Messages API: JSON and SSE with
 //! Anthropic's named events, for the Anthropic SDKs and Claude Code),
 //! `POST /v1/messages/count_tokens` (an estimate, ceil(bytes / 4), marked
-//! `x-aigw-token-count: estimate`), `GET /v1/models`, `POST /v1/embeddings`,
+//! `x-aigw-token-count: estimate`), `POST /v1/responses` (OpenAI's Responses
+//! API: JSON and its semantic SSE events; stored responses in
+//! `wasi:keyvalue` with a TTL for `previous_response_id`), `GET` and
+//! `DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`,
+//! `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/embeddings`,
 //! `GET /healthz`. Clients authenticate with `Authorization: Bearer` or
 //! `x-api-key`; what each endpoint carries or refuses is in `params`
-//! (Chat) and the component's `anthropic` module (Messages).
+//! (Chat) and the component's `anthropic` (Messages) and `responses`
+//! modules.
 //! Settings come from application variables (`fermyon:spin/variables`):
 //! `gateway_config` (JSON, see README) plus one variable per secret.
 

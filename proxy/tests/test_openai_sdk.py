@@ -180,5 +180,81 @@ class OpenAISdk(unittest.TestCase):
         self.assertEqual(len(mock("requests")), 1, "only the 429 reached the upstream")
 
 
+    # ------------------------------------------------ the Responses API
+
+    def test_responses_create(self):
+        r = self.client.responses.create(model="mock-model", input="Hello", instructions="Be brief.",
+                                         max_output_tokens=50, temperature=0.3)
+        self.assertEqual(r.output_text, "Hello! I am the ai-gateway mock upstream.")
+        self.assertEqual(r.status, "completed")
+        self.assertTrue(r.id.startswith("resp_"))
+        self.assertEqual((r.usage.input_tokens, r.usage.output_tokens, r.usage.total_tokens), (12, 9, 21))
+        self.assertEqual(r.output[0].type, "message")
+        sent = upstream_json()
+        self.assertEqual(sent["messages"], [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}])
+        self.assertEqual((sent["max_tokens"], sent["temperature"]), (50, 0.3))
+
+    def test_responses_stream_text(self):
+        with self.client.responses.stream(model="claude-mock", input="hi") as stream:
+            events = list(stream)
+            final = stream.get_final_response()
+        types = [e.type for e in events]
+        self.assertEqual(types[:4], ["response.created", "response.in_progress", "response.output_item.added",
+                                     "response.content_part.added"])
+        self.assertEqual(types[-4:], ["response.output_text.done", "response.content_part.done",
+                                      "response.output_item.done", "response.completed"])
+        text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        self.assertEqual(text, "Hello there!")
+        self.assertEqual(final.output_text, "Hello there!")
+        self.assertEqual(final.status, "completed")
+
+    def test_responses_stream_function_call(self):
+        with open(os.environ["ANTHROPIC_TOOL_SSE"]) as f:
+            mock("reply", {"status": 200, "body": f.read(), "sse_delay_ms": 0})
+        tools = [{"type": "function", "name": "get_weather", "description": "Weather",
+                  "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}, "strict": False}]
+        with self.client.responses.stream(model="claude-mock", input="weather in Paris?", tools=tools) as stream:
+            done = [e for e in stream if e.type == "response.function_call_arguments.done"]
+            final = stream.get_final_response()
+        self.assertEqual(len(done), 1)
+        self.assertEqual(json.loads(done[0].arguments), {"location": "Paris"})
+        calls = [o for o in final.output if o.type == "function_call"]
+        self.assertEqual([(c.name, json.loads(c.arguments)) for c in calls], [("get_weather", {"location": "Paris"})])
+        # The tool's result goes back as a function_call_output item.
+        r = self.client.responses.create(model="claude-mock", tools=tools, previous_response_id=final.id, input=[
+            {"type": "function_call_output", "call_id": calls[0].call_id, "output": "18C, sunny"}])
+        self.assertEqual(r.status, "completed")
+        self.assertIn("18C, sunny", json.dumps(upstream_json()["messages"]))
+
+    def test_responses_parse_structured_output(self):
+        reply = {"model": "mock-model", "choices": [{"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": "{\"name\": \"Paris\", \"country\": \"France\"}"}}],
+                 "usage": {"prompt_tokens": 5, "completion_tokens": 9}}
+        mock("reply", {"status": 200, "body": json.dumps(reply)})
+        r = self.client.responses.parse(model="mock-model", input="Capital of France?", text_format=City)
+        self.assertEqual(r.output_parsed, City(name="Paris", country="France"))
+        fmt = upstream_json()["response_format"]
+        self.assertEqual((fmt["type"], fmt["json_schema"]["name"], fmt["json_schema"]["strict"]), ("json_schema", "City", True))
+
+    def test_responses_previous_response_retrieve_delete(self):
+        first = self.client.responses.create(model="mock-model", input="My name is Ada.")
+        second = self.client.responses.create(model="mock-model", input="What is my name?",
+                                              previous_response_id=first.id)
+        self.assertEqual(second.previous_response_id, first.id)
+        self.assertEqual([m["role"] for m in upstream_json()["messages"]], ["user", "assistant", "user"])
+        got = self.client.responses.retrieve(first.id)
+        self.assertEqual((got.id, got.output_text), (first.id, first.output_text))
+        items = list(self.client.responses.input_items.list(second.id))
+        self.assertEqual([(i.type, i.role, i.content[0].text) for i in items], [("message", "user", "What is my name?")])
+        self.client.responses.delete(first.id)
+        with self.assertRaises(openai.NotFoundError):
+            self.client.responses.retrieve(first.id)
+        with self.assertRaises(openai.NotFoundError):
+            self.client.responses.create(model="mock-model", input="x", previous_response_id=first.id)
+        with self.assertRaises(openai.BadRequestError) as ctx:
+            self.client.responses.create(model="mock-model", input="x", tools=[{"type": "web_search"}])
+        self.assertEqual(ctx.exception.body["param"], "tools[0].type")
+
+
 if __name__ == "__main__":
     unittest.main()

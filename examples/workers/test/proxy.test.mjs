@@ -259,3 +259,28 @@ test("proxy: a client that goes away mid-stream stops the upstream request", asy
     relay.close();
   }
 });
+
+test("proxy: /v1/responses stored in Workers KV, continued by previous_response_id, GET and DELETE", async () => {
+  await mock.reset();
+  const create = (body) =>
+    mf.dispatchFetch("http://proxy/v1/responses", { method: "POST", headers: auth, body: JSON.stringify(body) });
+  let r = await create({ model: "mock-model", input: "My name is Ada." });
+  assert.equal(r.status, 200);
+  const first = await r.json();
+  assert.equal(first.object, "response");
+  assert.equal(first.output[0].content[0].text, MOCK_TEXT);
+  r = await create({ model: "mock-model", input: "What is my name?", previous_response_id: first.id, stream: true });
+  assert.equal(r.status, 200);
+  const types = (await r.text()).split("\n\n").filter(Boolean).map((e) => e.split("\n")[0].replace(/^event: /, ""));
+  assert.equal(types[0], "response.created");
+  assert.equal(types.at(-1), "response.completed");
+  const sent = JSON.parse((await mock.requests()).at(-1).body);
+  assert.deepEqual(sent.messages.map((m) => m.role), ["user", "assistant", "user"]);
+  r = await mf.dispatchFetch(`http://proxy/v1/responses/${first.id}`, { headers: auth });
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), first);
+  r = await mf.dispatchFetch(`http://proxy/v1/responses/${first.id}`, { method: "DELETE", headers: auth });
+  assert.deepEqual(await r.json(), { id: first.id, object: "response", deleted: true });
+  r = await mf.dispatchFetch(`http://proxy/v1/responses/${first.id}`, { headers: auth });
+  assert.equal(r.status, 404);
+});

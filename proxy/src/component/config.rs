@@ -15,6 +15,7 @@
 //!   "timeout_ms": 60000,
 //!   "first_byte_timeout_ms": 300000, "between_bytes_timeout_ms": 60000,
 //!   "logging": {"level": "info", "stderr": true},
+//!   "responses": {"bucket": "default", "ttl_seconds": 2592000},
 //!   "clients": [{"name": "team-a", "key_variable": "team_a_key",
 //!                "budget_micro_usd": 5000000, "requests_per_minute": 600, "tokens_per_minute": 200000}]
 //! }
@@ -74,6 +75,35 @@ pub struct ProxyConfig {
     pub logging: Option<Logging>,
     #[serde(default)]
     pub clients: Vec<Client>,
+    /// Stored responses of `POST /v1/responses` (`store`, the default, and
+    /// `previous_response_id`).
+    #[serde(default)]
+    pub responses: Option<Responses>,
+}
+
+/// Where `/v1/responses` keeps stored responses, and for how long.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Responses {
+    /// The `wasi:keyvalue` bucket (default: `state_bucket`, else "default").
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// How long a stored response lives (default 30 days).
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+}
+
+/// The stored responses' bucket and TTL in seconds.
+pub fn responses_store(c: &ProxyConfig) -> (String, u64) {
+    let r = c.responses.as_ref();
+    let bucket = r
+        .and_then(|r| r.bucket.clone())
+        .or_else(|| c.state_bucket.clone())
+        .unwrap_or_else(|| "default".into());
+    (
+        bucket,
+        r.and_then(|r| r.ttl_seconds).unwrap_or(30 * 24 * 3600),
+    )
 }
 
 #[derive(Debug, Deserialize)]

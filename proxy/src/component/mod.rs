@@ -6,6 +6,7 @@ mod anthropic;
 mod config;
 mod io;
 mod openai;
+mod responses;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -273,11 +274,18 @@ impl Guest for Proxy {
                     ..ApiError::invalid("method not allowed")
                 },
             ),
+            (Method::Post, "/v1/responses") => responses::create(&ctx, req, out),
+            (Method::Get, p) if p.starts_with("/v1/responses/") => {
+                responses::by_id(&ctx, &req, out, false);
+            }
+            (Method::Delete, p) if p.starts_with("/v1/responses/") => {
+                responses::by_id(&ctx, &req, out, true);
+            }
             (Method::Post, "/v1/embeddings") => match embeddings(&req) {
                 Ok(v) => ctx.send_json(out, &v),
                 Err(e) => ctx.send_error(out, &e),
             },
-            (_, "/v1/chat/completions" | "/v1/embeddings" | "/v1/models") => {
+            (_, "/v1/chat/completions" | "/v1/embeddings" | "/v1/models" | "/v1/responses") => {
                 ctx.send_error(
                     out,
                     &ApiError {
