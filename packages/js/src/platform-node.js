@@ -1,0 +1,65 @@
+// Node 20+: Node has no JSPI, so the component is the synchronous jco build
+// (dist/node) and wasi:http is preview2-shim's Node implementation (node:http
+// in a worker thread; each call blocks the calling thread until it returns).
+import { readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { WASIShim } from "@bytecodealliance/preview2-shim/instantiation";
+import { instantiate } from "../dist/node/ai_gateway.js";
+
+export const platform = "node";
+/** Store methods must return values (not promises) here. */
+export const asyncCalls = false;
+/** Calls are synchronous: one instance serves every gateway. */
+export const poolSize = Infinity;
+
+const dist = new URL("../dist/node/", import.meta.url);
+const cores = new Map();
+const core = (name) => {
+  let m = cores.get(name);
+  if (!m) cores.set(name, (m = new WebAssembly.Module(readFileSync(new URL(name, dist)))));
+  return m;
+};
+
+export async function createInstance(keyvalue) {
+  const imports = { ...new WASIShim().getImportObject({ asVersion: "0.2.6" }), ...keyvalue };
+  return instantiate(core, withUnversioned(imports));
+}
+
+export function withUnversioned(imports) {
+  const out = { ...imports };
+  for (const [k, v] of Object.entries(imports)) out[k.replace(/@[^@/]+$/, "")] = v;
+  return out;
+}
+
+/** A store in a JSON file (synchronous; one process at a time). */
+export function fileStore(path) {
+  const p = path instanceof URL ? fileURLToPath(path) : String(path);
+  let data;
+  const load = () => {
+    if (data) return data;
+    try {
+      data = JSON.parse(readFileSync(p, "utf8"));
+    } catch {
+      data = {};
+    }
+    return data;
+  };
+  const save = () => {
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p + ".tmp", JSON.stringify(data));
+    renameSync(p + ".tmp", p);
+  };
+  return {
+    get: (key) => load()[key] ?? null,
+    put: (key, value) => {
+      load()[key] = typeof value === "string" ? value : new TextDecoder().decode(value);
+      save();
+    },
+    delete: (key) => {
+      delete load()[key];
+      save();
+    },
+    list: ({ prefix = "" } = {}) => ({ keys: Object.keys(load()).filter((k) => k.startsWith(prefix)).sort().map((name) => ({ name })), list_complete: true }),
+  };
+}
