@@ -10,7 +10,7 @@
 //   dist/wit/        TypeScript types generated from the WIT (jco types), which
 //                    types/*.d.ts wrap in the library's camelCase shapes.
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
@@ -46,6 +46,22 @@ const transpile = (wasm, out, name, extra) =>
 
 // 2. Node: plain synchronous calls.
 transpile("ai_gateway.wasm", "node", "ai_gateway", []);
+
+// 2b. preview2-shim's Node build, vendored with one fix: when the component
+// drops an HTTP response body, the shim's I/O worker forgets the stream but
+// keeps reading it, so the upstream never learns the client left (a
+// cancelled stream went on generating). The copy destroys the response.
+const shim = resolve(here, "node_modules/@bytecodealliance/preview2-shim");
+const shimVersion = JSON.parse(readFileSync(resolve(shim, "package.json"), "utf8")).version;
+if (shimVersion !== "0.26.1") throw new Error(`the Node shim patch is for preview2-shim 0.26.1, not ${shimVersion}`);
+for (const d of ["nodejs", "io", "synckit"]) cpSync(resolve(shim, "dist", d), resolve(dist, "node-shim", d), { recursive: true });
+const bundle = resolve(dist, "node-shim/io/worker-thread.bundle.js");
+const before = `\t\t\tstreams.delete(id);\n\t\t\tif (stream.fileResourceId) return releaseFileResource(stream.fileResourceId);\n\t\t\treturn;`;
+const src = readFileSync(bundle, "utf8");
+if (src.split(before).length !== 2) throw new Error("preview2-shim's INPUT_STREAM_DISPOSE is not where the patch expects it");
+writeFileSync(bundle, src.replace(before, before.replace("\t\t\treturn;",
+  `\t\t\tif (stream.stream && stream.stream.constructor && stream.stream.constructor.name === "IncomingMessage" && !stream.stream.complete) stream.stream.destroy();\n\t\t\treturn;`)));
+writeFileSync(resolve(dist, "node-shim/package.json"), JSON.stringify({ type: "module", private: true, description: `@bytecodealliance/preview2-shim ${shimVersion} (Node build), patched by build.mjs` }));
 
 // 3. workerd: JSPI, every export that may wait on the network or the store async.
 const asyncExports = [

@@ -1,11 +1,36 @@
 // Node 20+: Node has no JSPI, so the component is the synchronous jco build
 // (dist/node) and wasi:http is preview2-shim's Node implementation (node:http
 // in a worker thread; each call blocks the calling thread until it returns).
+// The shim is the copy build.mjs vendors into dist/node-shim (one fix: a
+// dropped response body closes the upstream response).
 import { readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { WASIShim } from "@bytecodealliance/preview2-shim/instantiation";
+import { cli, clocks, http, io, random } from "../dist/node-shim/nodejs/index.js";
 import { instantiate } from "../dist/node/ai_gateway.js";
+
+const v = "@0.2.6";
+const wasi = {
+  [`wasi:cli/environment${v}`]: cli.environment,
+  [`wasi:cli/exit${v}`]: cli.exit,
+  [`wasi:cli/stderr${v}`]: cli.stderr,
+  [`wasi:cli/stdin${v}`]: cli.stdin,
+  [`wasi:cli/stdout${v}`]: cli.stdout,
+  [`wasi:cli/terminal-input${v}`]: cli.terminalInput,
+  [`wasi:cli/terminal-output${v}`]: cli.terminalOutput,
+  [`wasi:cli/terminal-stderr${v}`]: cli.terminalStderr,
+  [`wasi:cli/terminal-stdin${v}`]: cli.terminalStdin,
+  [`wasi:cli/terminal-stdout${v}`]: cli.terminalStdout,
+  [`wasi:clocks/monotonic-clock${v}`]: clocks.monotonicClock,
+  [`wasi:clocks/wall-clock${v}`]: clocks.wallClock,
+  [`wasi:http/outgoing-handler${v}`]: http.outgoingHandler,
+  [`wasi:http/types${v}`]: http.types,
+  [`wasi:io/error${v}`]: io.error,
+  [`wasi:io/poll${v}`]: io.poll,
+  [`wasi:io/streams${v}`]: io.streams,
+  [`wasi:random/insecure-seed${v}`]: random.insecureSeed,
+  [`wasi:random/random${v}`]: random.random,
+};
 
 export const platform = "node";
 /** Store methods must return values (not promises) here. */
@@ -22,7 +47,7 @@ const core = (name) => {
 };
 
 export async function createInstance(keyvalue) {
-  const imports = { ...new WASIShim().getImportObject({ asVersion: "0.2.6" }), ...keyvalue };
+  const imports = { ...wasi, ...keyvalue };
   return instantiate(core, withUnversioned(imports));
 }
 

@@ -15,6 +15,7 @@ export function mockApi(MOCK, f = fetch) {
   return {
     hits: async () => (await (await f(`${MOCK}/__mock/hits`)).json()).hits,
     requests: async () => (await f(`${MOCK}/__mock/requests`)).json(),
+    outcomes: async () => (await f(`${MOCK}/__mock/outcomes`)).json(),
     reset: () => f(`${MOCK}/__mock/reset`, { method: "POST" }),
     reply: (r) => f(`${MOCK}/__mock/reply`, { method: "POST", body: JSON.stringify(r) }),
   };
@@ -61,13 +62,27 @@ export const cases = {
     eq(body?.stream_options?.include_usage, true, "stream_options.include_usage");
   },
 
-  async "stream cancel() drops the event-stream; the gateway keeps serving"({ lib, MOCK }) {
+  async "stream cancel() drops the event-stream: the upstream connection closes, the gateway keeps serving"({ lib, MOCK, mock }) {
+    await mock.reset();
+    const chunk = (delta, extra = {}) => `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", model: "gpt-4o", choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
+    let sse = chunk({ role: "assistant", content: "" });
+    for (let i = 0; i < 40; i++) sse += chunk({ content: `w${i} ` });
+    sse += "data: [DONE]\n\n";
+    await mock.reply({ status: 200, headers: [["content-type", "text/event-stream"]], body: sse, sse_delay_ms: 50 });
     const gateway = lib.createGateway({ providers: providers(MOCK), defaultProvider: "openai" });
     const stream = await gateway.stream("gpt-4o", hello);
     const reader = stream.getReader();
     const first = await reader.read();
     eq(first.value.type, "text", "first event");
     await reader.cancel();
+    let outcomes = [];
+    for (let i = 0; i < 100 && !outcomes.length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      outcomes = await mock.outcomes();
+    }
+    eq(outcomes.length, 1, "one streamed reply ended");
+    eq(outcomes[0].outcome, "client-closed", "the upstream saw the client leave");
+    ok(outcomes[0].sent < outcomes[0].total / 2, `closed early (${outcomes[0].sent} of ${outcomes[0].total} chunks sent)`);
     const again = await gateway.run("gpt-4o", hello, { maxTokens: 5 });
     ok(again.text.length > 0, "next call served");
   },
