@@ -23,6 +23,13 @@ const storeFor = (bucket) => {
   return s;
 };
 let nextId = 0;
+/** Where calls are synchronous (Node), a store with async methods cannot work: say so when it is given. */
+function useStore(bucket, store) {
+  if (!host.asyncCalls && ["get", "put", "delete"].some((m) => store?.[m]?.constructor?.name === "AsyncFunction")) {
+    throw validation(`this store is asynchronous; on ${host.platform} the component calls synchronously: use memoryStore(), fileStore() or a store whose methods return values`);
+  }
+  stores.set(bucket, store);
+}
 const fresh = (what) => `${what}-${++nextId}`;
 
 /** Component instances: on workerd one per call in flight (jco serialises calls per instance). */
@@ -93,11 +100,11 @@ export function createGateway(config) {
   if (config?.router && typeof config.router.resolve === "function") config = { ...config, router: config.router[SPEC] };
   if (config?.cost) {
     config = { ...config, cost: { ...config.cost, bucket: config.cost.bucket ?? fresh("costs") } };
-    if (config.cost.storage) stores.set(config.cost.bucket, config.cost.storage);
+    if (config.cost.storage) useStore(config.cost.bucket, config.cost.storage);
   }
   if (config?.rateLimits) {
     config = { ...config, rateLimits: { ...config.rateLimits, bucket: config.rateLimits.bucket ?? fresh("ratelimits") } };
-    if (config.rateLimits.storage) stores.set(config.rateLimits.bucket, config.rateLimits.storage);
+    if (config.rateLimits.storage) useStore(config.rateLimits.bucket, config.rateLimits.storage);
   }
   return gatewayFrom(makeSpec(config), {});
 }
@@ -230,7 +237,7 @@ export function withRetry(gw, opts = {}) {
 export function withCache(gw, opts = {}) {
   if (opts.hashFn) throw validation("withCache: hashFn is not supported; the component keys on every option (or pass options.cacheKey per call)");
   const bucket = fresh("cache");
-  stores.set(bucket, opts.storage ?? memoryStore());
+  useStore(bucket, opts.storage ?? memoryStore());
   return derive(gw, { cache: { bucket, ttl: opts.ttl ?? 3600, namespace: opts.namespace, streams: !!opts.streams } });
 }
 
@@ -264,7 +271,7 @@ export function createRouter(config) {
  */
 export function createCostTracker(config = {}) {
   const bucket = config.bucket ?? fresh("costs");
-  if (config.storage) stores.set(bucket, config.storage);
+  if (config.storage) useStore(bucket, config.storage);
   const wit = { pricing: pricingToWit(config.pricing), budgetMicroUsd: undefined, bucket, keyPrefix: config.keyPrefix ?? undefined };
   const id = fresh("tracker");
   const get = (inst) => {

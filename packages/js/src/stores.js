@@ -6,6 +6,11 @@
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+let warned = false;
+const warnOnce = () => {
+  if (!warned) console.warn("@workkit/ai-gateway: a store returned a promise, but on Node the component calls synchronously; the call goes on without that store");
+  warned = true;
+};
 const isPromise = (v) => v !== null && typeof v === "object" && typeof v.then === "function";
 
 /** A store in this isolate's / process's memory: `{get, put, delete, list}`, synchronous. */
@@ -38,7 +43,10 @@ function toBytes(v) {
 export function keyvalueImports(storeFor, { async }) {
   const step = (v, f) => {
     if (!isPromise(v)) return f(v);
-    if (!async) throw { tag: "other", val: "this store is asynchronous; on Node the component calls synchronously: use memoryStore(), fileStore() or a store whose methods return values" };
+    if (!async) {
+      warnOnce();
+      throw { tag: "other", val: "this store is asynchronous; on Node the component calls synchronously: use memoryStore(), fileStore() or a store whose methods return values" };
+    }
     return v.then(f, (e) => {
       throw { tag: "other", val: String(e?.message ?? e) };
     });

@@ -38,3 +38,10 @@ test("node: fileStore keeps the cache across gateways", async () => {
   assert.equal((await make().run("gpt-4o", input)).cached, false);
   assert.equal((await make().run("gpt-4o", input)).cached, true);
 });
+
+test("node: an asynchronous store is refused when it is given", () => {
+  const store = { get: async () => null, put: async () => {}, delete: async () => {} };
+  const gw = lib.createGateway({ providers: { openai: { type: "openai", apiKey: "k", baseUrl: `${MOCK}/v1` } }, defaultProvider: "openai" });
+  assert.throws(() => lib.withCache(gw, { storage: store }), (e) => e instanceof lib.GatewayError && e.kind === "validation" && /asynchronous/.test(e.message));
+  assert.throws(() => lib.createCostTracker({ pricing: {}, storage: store }), /asynchronous/);
+});

@@ -1,6 +1,6 @@
 // `npm pack` gives a tarball that a fresh directory installs (offline, from
 // the npm cache `npm ci` filled) and that runs the README's quickstart
-// against the mock upstream in Node.
+// against the mock upstream in Node and, bundled as a Worker, in workerd.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -8,11 +8,12 @@ import { mkdtempSync, readdirSync, writeFileSync, readFileSync, rmSync } from "n
 import { tmpdir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startWorker } from "./workerd-harness.mjs";
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const MOCK = process.env.MOCK_URL;
 
-test("npm pack -> npm install ./ai-gateway-*.tgz in a fresh directory -> the quickstart runs in Node", () => {
+test("npm pack -> npm install ./workkit-ai-gateway-*.tgz in a fresh directory -> the quickstart runs in Node and in workerd", async () => {
   assert.ok(MOCK, "MOCK_URL must point at the mock upstream");
   const dir = mkdtempSync(resolve(tmpdir(), "aigw-pack-"));
   try {
@@ -47,6 +48,40 @@ console.log(JSON.stringify({ text: result.text, provider: result.provider, usage
     assert.ok(out.text.length > 0 && out.usage.inputTokens > 0);
     assert.equal(out.last, "done");
     assert.equal(out.allowed, true);
+
+    // The same quickstart as a Worker, bundled from the fresh directory.
+    writeFileSync(resolve(app, "worker.mjs"), `
+import { createGateway, withRetry, withCache, platform } from "@workkit/ai-gateway";
+import { createModelAllowlist } from "@workkit/ai-gateway/allowlist";
+export default {
+  async fetch(request, env) {
+    const gateway = withRetry(withCache(createGateway({
+      providers: {
+        anthropic: { type: "anthropic", apiKey: "sk-ant", baseUrl: env.MOCK_URL },
+        openai: { type: "openai", apiKey: "sk", baseUrl: env.MOCK_URL + "/v1" },
+      },
+      defaultProvider: "anthropic",
+    }), { storage: env.CACHE_KV, ttl: 60 }));
+    const result = await gateway.run("claude-sonnet-4-6", { messages: [{ role: "user", content: "Hello" }] });
+    const events = [];
+    const reader = (await gateway.stream("gpt-4o", { prompt: "Hello" })).getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) events.push(r.value.type);
+    const allowed = createModelAllowlist({ anthropic: ["claude-sonnet-4-6"] }).isAllowed("anthropic", "claude-sonnet-4-6");
+    return Response.json({ platform, text: result.text, provider: result.provider, usage: result.usage, last: events.at(-1), allowed });
+  },
+};
+`);
+    const mf = await startWorker(resolve(app, "worker.mjs"), resolve(dir, "worker-out"), { MOCK_URL: MOCK });
+    try {
+      const w = await (await mf.dispatchFetch("http://worker/")).json();
+      assert.equal(w.platform, "workerd");
+      assert.equal(w.provider, "anthropic");
+      assert.ok(w.text.length > 0 && w.usage.inputTokens > 0);
+      assert.equal(w.last, "done");
+      assert.equal(w.allowed, true);
+    } finally {
+      await mf.dispose();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

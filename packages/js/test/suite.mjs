@@ -100,6 +100,34 @@ export const cases = {
     eq(await mock.hits(), 2, "two upstream calls");
   },
 
+  async "withCache streams: true replays a cached stream as events"({ lib, MOCK, mock, store }) {
+    await mock.reset();
+    const gateway = lib.withCache(lib.createGateway({ providers: providers(MOCK), defaultProvider: "openai" }), { storage: store(), streams: true });
+    const read = async () => {
+      const events = [];
+      for (const r = (await gateway.stream("gpt-4o", { prompt: "cached stream" })).getReader(); ;) {
+        const { done, value } = await r.read();
+        if (done) return events;
+        events.push(value);
+      }
+    };
+    const a = await read();
+    const b = await read();
+    eq(await mock.hits(), 1, "one upstream call");
+    eq([a.at(-1).cached, b.at(-1).cached], [false, true], "replayed");
+    eq(b.filter((e) => e.type === "text").map((e) => e.delta).join(""), a.filter((e) => e.type === "text").map((e) => e.delta).join(""), "same text");
+  },
+
+  async "concurrent calls on one gateway all succeed"({ lib, MOCK }) {
+    const gateway = lib.createGateway({ providers: providers(MOCK), defaultProvider: "openai" });
+    const stream = await gateway.stream("gpt-4o", hello);
+    const reader = stream.getReader();
+    await reader.read();
+    const outs = await Promise.all([gateway.run("gpt-4o", hello), gateway.run("claude-sonnet-4-6", hello, { provider: "anthropic" }), gateway.embed("text-embedding-3-small", "x")]);
+    eq(outs.map((o) => o.provider), ["openai", "anthropic", "openai"], "all served");
+    for (;;) if ((await reader.read()).done) break;
+  },
+
   async "withRetry retries a 503 and not a 401"({ lib, MOCK, mock }) {
     const gateway = lib.withRetry(lib.createGateway({ providers: providers(MOCK), defaultProvider: "openai" }), { maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 2 });
     await mock.reset();
