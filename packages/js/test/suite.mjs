@@ -207,3 +207,42 @@ export const cases = {
     eq(allow.isAllowedModel({ groq: [{ prefix: "" }] }, "groq", "x"), false, "empty prefix matches nothing");
   },
 };
+
+/**
+ * Cases that call Cloudflare's own hosts: only where the test can send those
+ * to the mock (workerd's outboundService; Node's HTTP has no such hook).
+ */
+export const redirectCases = {
+  async "runFallback: the Universal Endpoint chain; the serving provider from cf-aig-step"({ lib, MOCK, mock }) {
+    await mock.reset();
+    const anthropic = { model: "claude-sonnet-4-6", content: [{ type: "text", text: "from claude" }], stop_reason: "end_turn", usage: { input_tokens: 1, output_tokens: 2 } };
+    await mock.reply({ status: 200, headers: [["cf-aig-step", "1"]], body: JSON.stringify(anthropic) });
+    const gateway = lib.createGateway({
+      providers: { openai: { type: "openai", apiKey: "sk-o" }, anthropic: { type: "anthropic", apiKey: "sk-a" } },
+      cfGateway: { accountId: "acc1", gatewayId: "gw1", authToken: "cf-token" },
+      defaultProvider: "openai",
+    });
+    const out = await gateway.runFallback([{ provider: "openai", model: "gpt-4o" }, { provider: "anthropic", model: "claude-sonnet-4-6" }], { messages: [{ role: "user", content: "hi" }] });
+    eq([out.provider, out.text], ["anthropic", "from claude"], "served by the second entry");
+    const [req] = await mock.requests();
+    const headers = Object.fromEntries(req.headers);
+    eq(headers["x-aigw-original-url"], "https://gateway.ai.cloudflare.com/v1/acc1/gw1", "the Universal Endpoint");
+    eq(headers["cf-aig-authorization"], "Bearer cf-token", "cf-aig-authorization");
+    eq(JSON.parse(req.body).map((s) => [s.provider, s.endpoint]), [["openai", "chat/completions"], ["anthropic", "v1/messages"]], "steps");
+  },
+
+  async "cfGateway: run goes through the AI Gateway URL with cf-aig headers"({ lib, MOCK, mock }) {
+    await mock.reset();
+    const gateway = lib.createGateway({
+      providers: { openai: { type: "openai", apiKey: "sk-o" } },
+      cfGateway: { accountId: "acc1", gatewayId: "gw1", cacheTtl: 3600, skipCache: true },
+      defaultProvider: "openai",
+    });
+    const out = await gateway.run("gpt-4o", hello);
+    ok(out.text.length > 0, "text");
+    const [req] = await mock.requests();
+    const headers = Object.fromEntries(req.headers);
+    eq(headers["x-aigw-original-url"], "https://gateway.ai.cloudflare.com/v1/acc1/gw1/openai/chat/completions", "AI Gateway URL");
+    eq([headers["cf-aig-cache-ttl"], headers["cf-aig-skip-cache"]], ["3600", "true"], "cf-aig headers");
+  },
+};

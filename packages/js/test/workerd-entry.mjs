@@ -2,13 +2,13 @@
 // package as a Worker imports it (export conditions "workerd", "worker").
 import * as lib from "@workkit/ai-gateway";
 import * as allow from "@workkit/ai-gateway/allowlist";
-import { cases, mockApi } from "./suite.mjs";
+import { cases, redirectCases, mockApi } from "./suite.mjs";
 
 export default {
   async fetch(request, env) {
     const name = new URL(request.url).searchParams.get("case");
     if (name === "__platform") return Response.json({ platform: lib.platform });
-    const f = cases[name];
+    const f = cases[name] ?? redirectCases[name];
     if (!f) return Response.json({ ok: false, error: `no case ${name}` });
     try {
       await f({ lib, allow, MOCK: env.MOCK_URL, mock: mockApi(env.MOCK_URL), store: () => env.CACHE_KV });

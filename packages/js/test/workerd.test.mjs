@@ -4,28 +4,38 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startWorker } from "./workerd-harness.mjs";
-import { cases } from "./suite.mjs";
+import { redirectTo, startWorker } from "./workerd-harness.mjs";
+import { cases, redirectCases } from "./suite.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MOCK = process.env.MOCK_URL;
 assert.ok(MOCK, "MOCK_URL must point at the mock upstream");
 
 let mf;
+let redirected;
 before(async () => {
   mf = await startWorker(resolve(here, "workerd-entry.mjs"), resolve(here, "../.work/suite"), { MOCK_URL: MOCK });
+  redirected = await startWorker(resolve(here, "workerd-entry.mjs"), resolve(here, "../.work/suite-redirect"), { MOCK_URL: MOCK }, { outboundService: redirectTo(MOCK) });
 });
 after(async () => {
   await mf?.dispose();
+  await redirected?.dispose();
 });
 
-const run = async (name) => (await mf.dispatchFetch(`http://worker/?case=${encodeURIComponent(name)}`)).json();
+const run = async (name, on = mf) => (await on.dispatchFetch(`http://worker/?case=${encodeURIComponent(name)}`)).json();
 
 test("the package runs in workerd", async () => assert.equal((await run("__platform")).platform, "workerd"));
 
 for (const name of Object.keys(cases)) {
   test(`workerd: ${name}`, async () => {
     const r = await run(name);
+    assert.ok(r.ok, r.error);
+  });
+}
+
+for (const name of Object.keys(redirectCases)) {
+  test(`workerd: ${name}`, async () => {
+    const r = await run(name, redirected);
     assert.ok(r.ok, r.error);
   });
 }
