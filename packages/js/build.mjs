@@ -3,14 +3,16 @@
 //       the exact bytes given (AI_GATEWAY_WASM / AI_GATEWAY_ALLOWLIST_WASM,
 //       default: the ones host-test builds), with dist/SHA256SUMS;
 //   dist/node/       jco transpile, synchronous calls (Node 20+: no JSPI;
-//                    wasi:http from preview2-shim's Node build);
+//                    wasi:http from preview2-shim's Node build, vendored and
+//                    patched in dist/node-shim); its core modules are the
+//                    same bytes as dist/jspi's, so only those are kept;
 //   dist/jspi/       jco transpile in JSPI mode (Cloudflare Workers / workerd:
 //                    wasi:http over fetch, wasi:keyvalue over KV, both async);
 //   dist/allowlist/  the 20 KB allowlist component (no imports, synchronous);
 //   dist/wit/        TypeScript types generated from the WIT (jco types), which
 //                    types/*.d.ts wrap in the library's camelCase shapes.
 import { createHash } from "node:crypto";
-import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
@@ -73,6 +75,13 @@ const jspi = ["--async-mode", "jspi", "--async-wasi-imports"];
 for (const i of KEYVALUE_ASYNC_IMPORTS) jspi.push("--async-imports", i);
 for (const e of asyncExports) jspi.push("--async-exports", e);
 transpile("ai_gateway.wasm", "jspi", "ai_gateway", jspi);
+
+// Both builds extract the same core modules from the component: keep one
+// copy (dist/jspi/*.wasm), which the Node adapter reads too.
+for (const f of readdirSync(resolve(dist, "node")).filter((n) => n.endsWith(".wasm"))) {
+  if (!readFileSync(resolve(dist, "node", f)).equals(readFileSync(resolve(dist, "jspi", f)))) throw new Error(`core module ${f} differs between the builds`);
+  rmSync(resolve(dist, "node", f));
+}
 
 // 4. The allowlist component (sub-export `@workkit/ai-gateway/allowlist`).
 execFileSync(jco, ["transpile", resolve(dist, "wasm/ai_gateway_allowlist.wasm"), "-o", resolve(dist, "allowlist"), "--name", "ai_gateway_allowlist",

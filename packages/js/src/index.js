@@ -106,30 +106,36 @@ export function createGateway(config) {
     config = { ...config, rateLimits: { ...config.rateLimits, bucket: config.rateLimits.bucket ?? fresh("ratelimits") } };
     if (config.rateLimits.storage) useStore(config.rateLimits.bucket, config.rateLimits.storage);
   }
-  return gatewayFrom(makeSpec(config), {});
+  return gatewayFrom(makeSpec(config), []);
 }
 
-function gatewayFrom(spec, hooks) {
-  const call = (op, model, input, f) => {
-    const started = Date.now();
-    hooks.onRequest?.(model, input);
-    return f().then(
-      (out) => {
-        hooks.onResponse?.(model, out, Date.now() - started);
-        return out;
-      },
-      (err) => {
-        hooks.onError?.(model, err, Date.now() - started);
-        throw err;
-      },
-    );
+const LAYERS = Symbol("ai-gateway middleware");
+
+function abortError(signal) {
+  return signal.reason instanceof Error ? signal.reason : Object.assign(new Error("the call was aborted"), { name: "AbortError" });
+}
+
+/**
+ * A gateway over `spec` with JS middleware `layers` (innermost first): each
+ * is `(model, input, options, next) => Promise`. The component does the rest.
+ */
+function gatewayFrom(spec, layers) {
+  const call = (op, model, input, f, options) => {
+    if (options?.signal?.aborted) return Promise.reject(abortError(options.signal));
+    let g = f;
+    for (const layer of layers) {
+      const inner = g;
+      g = () => layer(model, input, options, inner);
+    }
+    return g();
   };
   const gateway = {
     [SPEC]: spec,
+    [LAYERS]: layers,
     run(model, input, options) {
       return call("run", model, input, () =>
         withInstance(async (inst) => outputFromWit(await openOn(inst, spec).run(model, inputToWit(input), optionsToWit(options)))),
-      );
+      options);
     },
     runFallback(entries, input, options) {
       const model = entries.map((e) => `${e.provider}/${e.model}`).join(",");
@@ -137,14 +143,14 @@ function gatewayFrom(spec, hooks) {
         withInstance(async (inst) =>
           outputFromWit(await openOn(inst, spec).runFallback(entries.map((e) => ({ provider: e.provider, model: e.model })), inputToWit(input), optionsToWit(options))),
         ),
-      );
+      options);
     },
     embed(model, input, options) {
       const list = typeof input === "string" ? [input] : input;
-      return call("embed", model, input, () => withInstance(async (inst) => embedFromWit(await openOn(inst, spec).embed(model, list, embedOptionsToWit(options)))));
+      return call("embed", model, input, () => withInstance(async (inst) => embedFromWit(await openOn(inst, spec).embed(model, list, embedOptionsToWit(options)))), options);
     },
     stream(model, input, options) {
-      return call("stream", model, input, () => openStream(spec, model, input, options));
+      return call("stream", model, input, () => openStream(spec, model, input, options), options);
     },
     providers: () => Object.keys(spec.config.providers),
     defaultProvider: () => spec.config.defaultProvider,
@@ -197,15 +203,11 @@ async function openStream(spec, model, input, options) {
   });
 }
 
-/** A derived gateway with some of the component config replaced (middleware = config here). */
-function derive(gw, patch, hooks) {
-  const spec = gw[SPEC];
+/** A derived gateway: some of the component config replaced (middleware = config here), maybe one more JS layer outside. */
+function derive(gw, patch, layer) {
+  const spec = gw?.[SPEC];
   if (!spec) throw validation("expected a gateway from createGateway()");
-  const prev = gw.__hooks ?? {};
-  const config = { ...spec.config, ...patch };
-  const next = gatewayFrom(makeSpec(config), { ...prev, ...(hooks ?? {}) });
-  next.__hooks = { ...prev, ...(hooks ?? {}) };
-  return next;
+  return gatewayFrom(makeSpec({ ...spec.config, ...patch }), layer ? [...gw[LAYERS], layer] : gw[LAYERS]);
 }
 
 /**
@@ -215,18 +217,18 @@ function derive(gw, patch, hooks) {
  */
 export function withRetry(gw, opts = {}) {
   const maxAttempts = opts.maxAttempts ?? 3;
-  if (typeof opts.isRetryable !== "function") return derive(gw, { retry: { ...opts, maxAttempts } });
-  const inner = derive(gw, { retry: undefined });
-  const loop = (f) => async (...args) => {
+  const { isRetryable, ...policy } = opts;
+  if (typeof isRetryable !== "function") return derive(gw, { retry: { ...policy, maxAttempts } });
+  return derive(gw, { retry: undefined }, async (_model, _input, options, next) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await f(...args);
+        return await next();
       } catch (e) {
-        if (attempt >= maxAttempts || !opts.isRetryable(e) || args.at(-1)?.signal?.aborted) throw e;
+        if (attempt >= maxAttempts || !isRetryable(e)) throw e;
+        if (options?.signal?.aborted) throw abortError(options.signal);
       }
     }
-  };
-  return { ...inner, run: loop(inner.run), runFallback: loop(inner.runFallback), stream: loop(inner.stream) };
+  });
 }
 
 /**
@@ -243,7 +245,20 @@ export function withCache(gw, opts = {}) {
 
 /** `withLogging(gateway, {onRequest, onResponse, onError})`: hooks around every call. */
 export function withLogging(gw, hooks = {}) {
-  return derive(gw, {}, hooks);
+  return derive(gw, {}, (model, input, _options, next) => {
+    const started = Date.now();
+    hooks.onRequest?.(model, input);
+    return next().then(
+      (out) => {
+        hooks.onResponse?.(model, out, Date.now() - started);
+        return out;
+      },
+      (err) => {
+        hooks.onError?.(model, err, Date.now() - started);
+        throw err;
+      },
+    );
+  });
 }
 
 // ------------------------------------------------------------ router, costs

@@ -38,7 +38,8 @@ export const asyncCalls = false;
 /** Calls are synchronous: one instance serves every gateway. */
 export const poolSize = Infinity;
 
-const dist = new URL("../dist/node/", import.meta.url);
+// The core modules: the same bytes in both builds, kept once (build.mjs).
+const dist = new URL("../dist/jspi/", import.meta.url);
 const cores = new Map();
 const core = (name) => {
   let m = cores.get(name);

@@ -147,6 +147,27 @@ export const cases = {
     eq(await mock.hits(), 1, "401 not retried");
   },
 
+  async "withRetry isRetryable: a JS hook decides, stacked wrappers all run, an aborted signal stops"({ lib, MOCK, mock }) {
+    await mock.reset();
+    const seen = [];
+    const base = lib.createGateway({ providers: providers(MOCK), defaultProvider: "openai" });
+    const gw = lib.withLogging(
+      lib.withRetry(lib.withLogging(base, { onError: (_m, e) => seen.push(`inner:${e.status}`) }), { maxAttempts: 3, isRetryable: (e) => e.status === 400 }),
+      { onRequest: () => seen.push("outer:req"), onResponse: () => seen.push("outer:res") },
+    );
+    await mock.reply({ status: 400, body: JSON.stringify({ error: { message: "odd" } }) });
+    const out = await gw.run("gpt-4o", hello);
+    ok(out.text.length > 0, "served after a retried 400");
+    eq(seen, ["outer:req", "inner:400", "outer:res"], "layers in order");
+    eq(await mock.hits(), 2, "two upstream calls");
+    const ctl = new AbortController();
+    ctl.abort();
+    let err;
+    await gw.run("gpt-4o", hello, { signal: ctl.signal }).catch((e) => (err = e));
+    ok(err && (err.name === "AbortError"), "aborted");
+    eq(await mock.hits(), 2, "no call after abort");
+  },
+
   async "withLogging hooks see request, response and error"({ lib, MOCK }) {
     const seen = [];
     const gateway = lib.withLogging(lib.createGateway({ providers: providers(MOCK), defaultProvider: "openai" }), {
