@@ -11,7 +11,8 @@ const warnOnce = () => {
   if (!warned) console.warn("@workkit/ai-gateway: a store returned a promise, but on Node the component calls synchronously; the call goes on without that store");
   warned = true;
 };
-const isPromise = (v) => v !== null && typeof v === "object" && typeof v.then === "function";
+// (Workers RPC promises are callable: typeof "function".)
+const isPromise = (v) => v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
 
 /** A store in this isolate's / process's memory: `{get, put, delete, list}`, synchronous. */
 export function memoryStore() {
@@ -88,8 +89,9 @@ export function keyvalueImports(storeFor, { async }) {
         })),
       );
     }
-    /** Read-modify-write: exact within one isolate / process (KV has no atomic increment). */
+    /** The store's own atomic increment (counterStore), else read-modify-write: exact within one isolate / process. */
     increment(key, delta) {
+      if (typeof this.store.increment === "function") return guard(() => step(this.store.increment(key, delta), (v) => BigInt(v)));
       return step(this.get(key), (cur) => {
         const next = BigInt(cur === undefined ? "0" : dec.decode(cur) || "0") + delta;
         return step(this.set(key, enc.encode(next.toString())), () => next);
@@ -123,7 +125,25 @@ export function keyvalueImports(storeFor, { async }) {
     }
   }
   const same = (a, b) => (a === undefined || b === undefined ? a === b : a.length === b.length && a.every((x, i) => x === b[i]));
+  /** `swap` fails with a cas-error: `cas-failed`, or a store error inside `store-error`. */
+  const casError = (e) => (e?.tag === "cas-failed" ? e : { tag: "store-error", val: e?.tag === "other" ? e : { tag: "other", val: String(e?.message ?? e) } });
   function swap(cas, value) {
+    try {
+      const r = swapInner(cas, value);
+      return isPromise(r) ? r.catch((e) => Promise.reject(casError(e))) : r;
+    } catch (e) {
+      throw casError(e);
+    }
+  }
+  function swapInner(cas, value) {
+    const store = cas.bucket.store;
+    if (typeof store.swap === "function") {
+      return guard(() =>
+        step(store.swap(cas.key, cas.value ?? null, value), (r) => {
+          if (!r.swapped) throw { tag: "cas-failed", val: new Cas(cas.bucket, cas.key, toBytes(r.current)) };
+        }),
+      );
+    }
     // Exact where the calls are synchronous (one process, one store); on KV a
     // read-then-write like increment.
     return step(cas.bucket.get(cas.key), (cur) => {

@@ -267,3 +267,19 @@ export const redirectCases = {
     eq([headers["cf-aig-cache-ttl"], headers["cf-aig-skip-cache"]], ["3600", "true"], "cf-aig headers");
   },
 };
+
+/** Cases for workerd's Durable Object counters (`counters(name)` gives a counterStore). */
+export const counterCases = {
+  async "counterStore: cost totals in a Durable Object are exact over concurrent calls"({ lib, MOCK, counters }) {
+    const gateway = lib.createGateway({
+      providers: providers(MOCK), defaultProvider: "openai",
+      cost: { pricing: { "gpt-4o": { input: 2.5, output: 10.0 } }, budget: 100, storage: counters(`costs-${Date.now()}`) },
+    });
+    const outs = await Promise.all(Array.from({ length: 6 }, (_, i) => gateway.run("gpt-4o", { prompt: `c${i}` }, { maxTokens: 50 })));
+    const totals = await gateway.costs();
+    eq(totals.requests, 6, "six calls counted");
+    eq(totals.costMicroUsd, outs.reduce((a, o) => a + o.costMicroUsd, 0), "the exact sum");
+    const b = await gateway.budget();
+    eq(b.spentMicroUsd, totals.costMicroUsd, "budget spent");
+  },
+};

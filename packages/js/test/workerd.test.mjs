@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { redirectTo, startWorker } from "./workerd-harness.mjs";
-import { cases, redirectCases } from "./suite.mjs";
+import { cases, counterCases, redirectCases } from "./suite.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MOCK = process.env.MOCK_URL;
@@ -14,8 +14,10 @@ assert.ok(MOCK, "MOCK_URL must point at the mock upstream");
 let mf;
 let redirected;
 before(async () => {
-  mf = await startWorker(resolve(here, "workerd-entry.mjs"), resolve(here, "../.work/suite"), { MOCK_URL: MOCK });
-  redirected = await startWorker(resolve(here, "workerd-entry.mjs"), resolve(here, "../.work/suite-redirect"), { MOCK_URL: MOCK }, { outboundService: redirectTo(MOCK) });
+  // The Durable Object class is exported by the entry (from @workkit/ai-gateway/counters).
+  const counters = { durableObjects: { AI_COUNTERS: { className: "GatewayCounters", useSQLite: true } } };
+  mf = await startWorker(resolve(here, "workerd-entry.mjs"), resolve(here, "../.work/suite"), { MOCK_URL: MOCK }, counters);
+  redirected = await startWorker(resolve(here, "workerd-entry.mjs"), resolve(here, "../.work/suite-redirect"), { MOCK_URL: MOCK }, { ...counters, outboundService: redirectTo(MOCK) });
 });
 after(async () => {
   await mf?.dispose();
@@ -26,7 +28,7 @@ const run = async (name, on = mf) => (await on.dispatchFetch(`http://worker/?cas
 
 test("the package runs in workerd", async () => assert.equal((await run("__platform")).platform, "workerd"));
 
-for (const name of Object.keys(cases)) {
+for (const name of [...Object.keys(cases), ...Object.keys(counterCases)]) {
   test(`workerd: ${name}`, async () => {
     const r = await run(name);
     assert.ok(r.ok, r.error);

@@ -73,3 +73,14 @@ export function allowlist(model: string) {
   });
   return allow.isAllowed("anthropic", model) && isAllowedModel({ openai: ["gpt-4o"] }, "openai", model);
 }
+
+// Workers: exact cost totals and rate limits in a Durable Object.
+import { counterStore } from "@workkit/ai-gateway/counters";
+export { GatewayCounters } from "@workkit/ai-gateway/counters";
+export function exactCosts(env2: { AI_COUNTERS: { get(id: unknown): unknown; idFromName(name: string): unknown }; OPENAI_KEY: string }) {
+  return createGateway({
+    providers: { openai: { type: "openai", apiKey: env2.OPENAI_KEY } },
+    cost: { pricing: { "gpt-4o": { input: 2.5, output: 10 } }, budget: 5, storage: counterStore(env2.AI_COUNTERS, "costs") },
+    rateLimits: { storage: counterStore(env2.AI_COUNTERS, "limits"), limits: [{ name: "rpm", scope: "caller", windowSeconds: 60, maxRequests: 60 }] },
+  });
+}
