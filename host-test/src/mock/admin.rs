@@ -9,10 +9,12 @@ use hyper::Response;
 use serde_json::{Value, json};
 
 use super::reply::Reply;
+use super::respond::StreamOutcome;
 use super::{Body, State};
 
 /// The mock's own API, for tests in other processes (Node, Python):
-/// `GET hits`, `GET requests`, `POST reset`, `POST reply` (queue a reply:
+/// `GET hits`, `GET requests`, `GET outcomes` (how each streamed reply
+/// ended), `POST reset`, `POST reply` (queue a reply:
 /// `{"status", "headers": [[k, v]], "body", "sse_delay_ms"?}`; with
 /// `sse_delay_ms` the body is sent as SSE events that far apart). Admin
 /// calls are not recorded as upstream traffic.
@@ -43,6 +45,31 @@ pub(super) fn admin_reply(
                         .map(|x| {
                             json!({"method": x.method, "path": x.path, "url": x.url(), "headers": x.headers,
                                    "body": String::from_utf8_lossy(&x.body)})
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            json_reply(200, Value::Array(list))
+        }
+        // How each streamed reply ended (for hosts driven over HTTP, e.g.
+        // the JS package's tests: did a cancelled stream close the upstream?).
+        ("GET", "outcomes") => {
+            let list: Vec<Value> = state
+                .outcomes
+                .lock()
+                .map(|o| {
+                    o.iter()
+                        .map(|x| match x {
+                            StreamOutcome::Completed { chunks } => {
+                                json!({"outcome": "completed", "sent": chunks})
+                            }
+                            StreamOutcome::ClientClosed { sent, total } => {
+                                json!({"outcome": "client-closed", "sent": sent, "total": total})
+                            }
+                            StreamOutcome::Cut { sent } => json!({"outcome": "cut", "sent": sent}),
+                            StreamOutcome::Reset { sent } => {
+                                json!({"outcome": "reset", "sent": sent})
+                            }
                         })
                         .collect()
                 })
