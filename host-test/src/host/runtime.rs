@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi_http::WasiHttpView;
 
 use super::artifacts::{default_cache_dir, gateway_wasm};
 use super::state::{HostState, InstanceConfig, new_store};
@@ -38,11 +39,58 @@ pub fn engine(pooling: bool, cache_dir: Option<&Path>) -> anyhow::Result<Engine>
 
 /// Add WASI, wasi:http and our wasi:keyvalue to a linker.
 pub fn link(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    use wasmtime_wasi_http::p2::bindings::http::types;
     let mut linker = Linker::<HostState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    // `wasi:http/types` as wasmtime-wasi-http links it; the outgoing handler
+    // by [`link_outgoing_handler`].
+    let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
+    types::add_to_linker::<_, wasmtime_wasi_http::WasiHttp>(
+        &mut linker,
+        &options.into(),
+        WasiHttpView::http,
+    )?;
+    link_outgoing_handler(&mut linker)?;
     keyvalue::add_to_linker(&mut linker)?;
     Ok(linker)
+}
+
+/// `wasi:http/outgoing-handler.handle` takes ownership of its
+/// `request-options`, but wasmtime-wasi-http 48.0.8 only reads them and
+/// never removes them from the store's table: a store reused across
+/// requests (`serve` keeps idle instances) grew by one entry per upstream
+/// request, forever (about 210 bytes each; found by the soak run,
+/// docs/soak.md). This calls the same implementation with a second handle
+/// to the same options, then deletes them.
+fn link_outgoing_handler(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi_http::RequestOptions;
+    use wasmtime_wasi_http::p2::bindings::http::{outgoing_handler, types};
+    use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
+    type Args = (
+        Resource<HostOutgoingRequest>,
+        Option<Resource<RequestOptions>>,
+    );
+    type Ret = (Result<Resource<HostFutureIncomingResponse>, types::ErrorCode>,);
+    let mut instance = linker.instance("wasi:http/outgoing-handler@0.2.6")?;
+    instance.func_wrap(
+        "handle",
+        |mut store: wasmtime::StoreContextMut<'_, HostState>,
+         (request, options): Args|
+         -> wasmtime::Result<Ret> {
+            let mut view = store.data_mut().http();
+            let second = options.as_ref().map(|o| Resource::new_own(o.rep()));
+            let result = outgoing_handler::Host::handle(&mut view, request, second);
+            if let Some(o) = options {
+                let _ = view.table.delete(o);
+            }
+            match result {
+                Ok(future) => Ok((Ok(future),)),
+                Err(e) => Ok((Err(types::Host::convert_error_code(&mut view, e)?),)),
+            }
+        },
+    )?;
+    Ok(())
 }
 
 /// A compiled, pre-linked gateway component; cheap to instantiate.

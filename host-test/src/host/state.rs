@@ -36,6 +36,12 @@ impl HostState {
         self.tap.as_ref()
     }
 
+    /// Host resources in this store's table. A store reused across calls
+    /// must come back to the same count after each one (host-test/tests/leaks.rs).
+    pub fn table_entries(&mut self) -> usize {
+        self.table.iter_mut().count()
+    }
+
     /// Application variables (`fermyon:spin/variables`) of this instance.
     pub fn variables(&self) -> &BTreeMap<String, String> {
         &self.variables
