@@ -86,6 +86,14 @@ struct ServeArgs {
     /// Keep at most this many idle instances for reuse.
     #[arg(long, default_value_t = 64)]
     max_idle: usize,
+    /// Export an OpenTelemetry span per request and per gateway call
+    /// (GenAI conventions) to this OTLP/HTTP traces endpoint, e.g.
+    /// `http://127.0.0.1:4318/v1/traces`. Default: the standard
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`; none if unset.
+    /// `OTEL_SERVICE_NAME` overrides the service name `ai-gateway`.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -391,22 +399,29 @@ async fn serve(component: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<Ex
     };
     let mut instance = InstanceConfig::new(kv);
     instance.variables = std::sync::Arc::new(vars);
+    let otlp = host_test::ops::OtlpConfig::from_env(args.otlp_endpoint.as_deref())?;
+    if let Some(o) = &otlp {
+        eprintln!("exporting spans to {} (OTLP/HTTP)", o.endpoint);
+    }
     let cfg = host_test::serve::ServeConfig {
         addr: args.listen,
         instance,
         pooling: args.pooling,
         max_idle: args.max_idle,
+        otlp,
     };
-    let server = host_test::serve::start(&wasm, cfg).await?;
+    let mut server = host_test::serve::start(&wasm, cfg).await?;
     eprintln!(
         "serving {} on {} (Ctrl-C to stop)",
         wasm.display(),
         server.base_url()
     );
     tokio::select! {
-        () = server.wait() => {}
+        () = server.wait() => return Ok(ExitCode::SUCCESS),
         r = tokio::signal::ctrl_c() => r?,
     }
+    // Interrupted: the spans still queued go to the collector first.
+    server.flush(std::time::Duration::from_secs(5)).await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,6 +16,11 @@
 //! listener opens before the component is compiled, so liveness holds
 //! during a slow start while readiness and the component's routes answer
 //! 503.
+//!
+//! With an OTLP endpoint ([`ServeConfig::otlp`], docs/adr/0012-otlp-spans.md)
+//! each request the component answers is a `SERVER` span, and each gateway
+//! call within it a `CLIENT` child span with the GenAI attributes, exported
+//! in batches by a background task.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -37,7 +42,7 @@ use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::host::{HostState, InstanceConfig, engine, link, new_store};
-use crate::ops::{LogTap, MeteredBody, Metrics};
+use crate::ops::{Exporter, HttpSpan, LogTap, MeteredBody, Metrics, OtlpConfig};
 
 /// Host bindings of `fermyon:spin/variables@2.0.0`.
 pub mod variables_bindings {
@@ -73,6 +78,8 @@ pub struct ServeConfig {
     pub pooling: bool,
     /// Keep at most this many idle instances.
     pub max_idle: usize,
+    /// Export spans over OTLP/HTTP.
+    pub otlp: Option<OtlpConfig>,
 }
 
 /// The compiled component and its instances.
@@ -89,6 +96,7 @@ struct Shared {
     app: OnceLock<App>,
     metrics: Arc<Metrics>,
     kv: crate::kv::KvStore,
+    exporter: Option<Exporter>,
 }
 
 /// A running server. Stops when dropped.
@@ -97,6 +105,7 @@ pub struct Server {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     metrics: Arc<Metrics>,
+    exporter: Option<Exporter>,
 }
 
 impl Drop for Server {
@@ -119,8 +128,16 @@ impl Server {
         &self.metrics
     }
 
+    /// Send the spans recorded so far to the collector, waiting at most
+    /// `timeout` (a no-op without an OTLP endpoint). For a clean shutdown.
+    pub async fn flush(&self, timeout: Duration) {
+        if let Some(e) = &self.exporter {
+            e.flush(timeout).await;
+        }
+    }
+
     /// Wait until the server stops (it does not, unless its task fails).
-    pub async fn wait(mut self) {
+    pub async fn wait(&mut self) {
         let _ = (&mut self.task).await;
     }
 }
@@ -138,13 +155,18 @@ pub async fn start(wasm: &Path, cfg: ServeConfig) -> anyhow::Result<Server> {
     instance
         .pool
         .get_or_insert_with(crate::host::UpstreamPool::default);
+    let exporter = cfg
+        .otlp
+        .map(|otlp| Exporter::start(otlp, Arc::clone(&metrics)));
     if instance.stderr.is_none() {
         instance.metrics = Some(Arc::clone(&metrics));
+        instance.traces.clone_from(&exporter);
     }
     let shared = Arc::new(Shared {
         app: OnceLock::new(),
         metrics: Arc::clone(&metrics),
         kv: instance.kv.clone(),
+        exporter: exporter.clone(),
     });
     let accepting = Arc::clone(&shared);
     let task = tokio::spawn(async move {
@@ -167,6 +189,7 @@ pub async fn start(wasm: &Path, cfg: ServeConfig) -> anyhow::Result<Server> {
         addr,
         task,
         metrics,
+        exporter,
     };
     let app = load(wasm, cfg.pooling, instance, cfg.max_idle).await?;
     // One instance now: a component that cannot be instantiated (a missing
@@ -305,11 +328,21 @@ async fn handle(
         return Ok(r);
     }
     let route = route_label(req.uri().path());
+    let mut span = shared.exporter.clone().map(|e| {
+        let parent = req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok());
+        HttpSpan::start(e, req.method(), route, parent)
+    });
     let (resp, tap) = match shared.app.get() {
-        Some(app) => call(&shared, app, req).await,
+        Some(app) => call(&shared, app, req, span.as_ref()).await,
         None => (error_response(503, "the component is still loading"), None),
     };
     shared.metrics.http_request(route, resp.status().as_u16());
+    if let Some(s) = &mut span {
+        s.set_status(resp.status().as_u16());
+    }
     let stream = resp
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -324,6 +357,7 @@ async fn handle(
             Arc::clone(&shared.metrics),
             stream.then_some(tap),
         )
+        .with_span(span)
         .boxed_unsync()
     }))
 }
@@ -334,6 +368,7 @@ async fn call(
     shared: &Arc<Shared>,
     app: &App,
     req: hyper::Request<Incoming>,
+    span: Option<&HttpSpan>,
 ) -> (hyper::Response<HyperOutgoingBody>, Option<LogTap>) {
     let (mut store, proxy) = match instance(app).await {
         Ok(i) => i,
@@ -343,6 +378,9 @@ async fn call(
         }
     };
     let tap = store.data().log_tap().cloned();
+    if let (Some(t), Some(s)) = (&tap, span) {
+        t.begin(s.child_context());
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let prepared = (|| {
         let mut view = store.data_mut().http();

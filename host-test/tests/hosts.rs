@@ -210,6 +210,7 @@ async fn spin_app_targets_spin_4_and_serves_over_http() {
         instance,
         pooling: false,
         max_idle: 4,
+        otlp: None,
     };
     let server = host_test::serve::start(&composed, serve_cfg).await.unwrap();
     let url = |p: &str| format!("{}{p}", server.base_url());
@@ -477,6 +478,7 @@ async fn spin_sdk_app_with_gateway_dependency_targets_spin_4_and_serves_over_htt
         instance,
         pooling: false,
         max_idle: 4,
+        otlp: None,
     };
     let server = host_test::serve::start(&composed, serve_cfg).await.unwrap();
     let url = |p: &str| format!("{}{p}", server.base_url());

@@ -23,7 +23,11 @@ use host_test::mock::{MockServer, Reply, canned};
 use serde_json::{Value, json};
 
 const COST: u64 = 150;
-const BUDGET: u64 = 2 * COST;
+/// A budgeted call reserves its worst case first: a 3-byte prompt is at
+/// most 3 + 32 + 16 = 51 input tokens (255) and `max_tokens` 9 caps the
+/// output (90). Two calls fit: 0 + 345, then 150 + 345.
+const WORST: u64 = 345;
+const BUDGET: u64 = COST + WORST;
 
 fn config(mock: &str) -> Value {
     json!({
@@ -180,13 +184,18 @@ async fn ops_metrics_count_known_traffic_exactly() {
     let (s, b) = chat(&client, &base, "sk-client-open-ops", &prompt("retried")).await;
     assert_eq!(s, 200, "{b}");
 
-    // The budgeted client: two calls spend the budget, the third is refused.
+    // The budgeted client: two calls fit, the third's worst case does not.
+    let budgeted = |text: &str| {
+        let mut body = prompt(text);
+        body["max_tokens"] = json!(9);
+        body
+    };
     for i in 0..2 {
         let (s, b) = chat(
             &client,
             &base,
             "sk-client-budgeted-ops",
-            &prompt(&format!("b {i}")),
+            &budgeted(&format!("b {i}")),
         )
         .await;
         assert_eq!(s, 200, "{b}");
@@ -195,7 +204,7 @@ async fn ops_metrics_count_known_traffic_exactly() {
         &client,
         &base,
         "sk-client-budgeted-ops",
-        &prompt("b refused"),
+        &budgeted("b refused"),
     )
     .await;
     assert_eq!(s, 429, "{b}");

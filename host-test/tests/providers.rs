@@ -377,7 +377,7 @@ async fn run_tools_every_provider_request_and_normalized_calls() {
         let expected_id = match p {
             P::OpenAi => "call_1",
             P::Anthropic | P::Custom => "toolu_1",
-            P::Workers => "call_0",
+            P::Workers => "aigw_0", // no id from Workers AI: generated, never `call_`
         };
         assert_eq!(
             out.tool_calls,

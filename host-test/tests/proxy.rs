@@ -60,6 +60,7 @@ async fn openai_python_sdk_against_the_proxy() {
             instance,
             pooling: false,
             max_idle: 8,
+            otlp: None,
         },
     )
     .await

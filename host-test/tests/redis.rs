@@ -273,6 +273,12 @@ const COST: u64 = 150;
 const RPM: usize = 25;
 const BUDGET: u64 = 10 * COST;
 
+/// What a budgeted call reserves before it is sent: its prompt's bytes +
+/// 32 + 16 input tokens at 5 micro-USD, and `max_tokens` 9 at 10.
+fn worst(prompt: &str) -> u64 {
+    (prompt.len() as u64 + 48) * 5 + 9 * 10
+}
+
 fn config(mock: &str) -> Value {
     json!({
         "providers": [{"name": "mock", "kind": "openai", "base_url": format!("{mock}/v1"),
@@ -295,15 +301,27 @@ fn chat(prompt: &str) -> Value {
 
 async fn post(client: &Client, base: &str, key: &str, prompt: &str) -> (u16, Value) {
     let auth = format!("Bearer {key}");
+    let mut body = chat(prompt);
+    if key == "sk-client-budgeted" {
+        body["max_tokens"] = json!(9);
+    }
     let r = client
         .post_json(
             &format!("{base}/v1/chat/completions"),
             &[("authorization", &auth)],
-            &chat(prompt),
+            &body,
         )
         .await
         .unwrap();
     (r.status, r.json())
+}
+
+/// A counter of the budgeted client's cost tracker, read from Redis.
+fn counter(redis: &RedisServer, key: &str) -> u64 {
+    let kv = KvStore::redis(&redis.url).unwrap();
+    kv.get("default", &format!("aigw:cost:budgeted:{key}"))
+        .unwrap()
+        .map_or(0, |b| std::str::from_utf8(&b).unwrap().parse().unwrap())
 }
 
 /// Fixed one-minute windows: start a burst early in a window, so it cannot
@@ -323,7 +341,7 @@ async fn wait_for_fresh_minute() {
 struct TwoHosts {
     procs: [ServeProcess; 2],
     mock: MockServer,
-    _redis: RedisServer,
+    redis: RedisServer,
     _dir: tempfile::TempDir,
 }
 
@@ -338,7 +356,7 @@ impl TwoHosts {
         Self {
             procs,
             mock,
-            _redis: redis,
+            redis,
             _dir: dir,
         }
     }
@@ -382,34 +400,55 @@ async fn redis_two_serve_processes_share_limits_budget_and_cache() {
     );
     assert_eq!(mock.hits(), ok, "refused calls never reach the upstream");
 
-    // 3. Budget, concurrent: 40 calls at once over both processes. Every
-    // success is recorded exactly once, in one shared total.
+    // 3. Budget, concurrent: 64 calls at once over both processes. Each
+    // reserves its worst case before it is sent, so the spend never passes
+    // the budget, and every success is recorded exactly once.
     mock.reset();
-    let calls = (0..40).map(|i| {
+    let prompts: Vec<String> = (0..64).map(|i| format!("budget {i:02}")).collect();
+    let calls = prompts.iter().enumerate().map(|(i, p)| {
         let client = client.clone();
         let base = bases[i % 2].clone();
-        async move { post(&client, &base, "sk-client-budgeted", &format!("budget {i}")).await }
+        async move { post(&client, &base, "sk-client-budgeted", p).await }
     });
     let results = futures::future::join_all(calls).await;
     let ok = results.iter().filter(|(s, _)| *s == 200).count() as u64;
+    let refused = results.iter().filter(|(s, _)| *s == 429).count() as u64;
+    let w = worst(&prompts[0]);
+    assert_eq!(ok + refused, 64, "{results:?}");
     assert!(
-        ok >= BUDGET / COST,
-        "{ok} calls passed before the budget was spent"
+        ok >= BUDGET / w,
+        "{ok} passed; {} worst cases fit",
+        BUDGET / w
     );
-    assert_eq!(mock.hits() as u64, ok);
-    // Both processes now refuse, and report the same exact total.
-    for base in &bases {
-        let (status, body) = post(&client, base, "sk-client-budgeted", "one more").await;
-        assert_eq!(status, 429, "{body}");
-        assert_eq!(body["error"]["code"], "insufficient_quota", "{body}");
-        let msg = body["error"]["message"].as_str().unwrap();
-        assert_eq!(
-            msg,
-            format!("budget exceeded: spent {} of {BUDGET} micro-USD", ok * COST),
-            "no lost or doubled cost records"
-        );
+    assert!(ok * COST <= BUDGET, "{ok} calls spent {}", ok * COST);
+    assert_eq!(mock.hits() as u64, ok, "refused calls never reach upstream");
+    assert_eq!(counter(&hosts.redis, "total:cost"), ok * COST, "exact");
+    assert_eq!(counter(&hosts.redis, "total:requests"), ok, "exact");
+    assert_eq!(counter(&hosts.redis, "reserved"), 0, "nothing held");
+    // One at a time, alternating, until refused: the budget fills to
+    // within one worst case, never past it.
+    let mut spent = ok * COST;
+    for i in 0.. {
+        // New prompts of the same length: a cache hit would cost nothing.
+        let p = format!("refill {i:02}");
+        let (status, body) = post(&client, &bases[i % 2], "sk-client-budgeted", &p).await;
+        if status == 429 {
+            assert_eq!(body["error"]["code"], "insufficient_quota", "{body}");
+            let msg = body["error"]["message"].as_str().unwrap();
+            assert!(
+                msg.starts_with(&format!(
+                    "budget exceeded: spent {spent} of {BUDGET} micro-USD"
+                )),
+                "{msg}"
+            );
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        spent += COST;
     }
-    assert_eq!(mock.hits() as u64, ok);
+    assert!(spent <= BUDGET && spent + w > BUDGET, "spent {spent}");
+    assert_eq!(counter(&hosts.redis, "total:cost"), spent);
+    assert_eq!(mock.hits() as u64, spent / COST);
 
     // Nothing secret reached either process's log.
     for p in &hosts.procs {
@@ -429,20 +468,22 @@ async fn redis_budget_is_exact_when_calls_alternate_between_processes() {
     let hosts = TwoHosts::start().await;
     let (procs, mock) = (&hosts.procs, &hosts.mock);
     let client = Client::new();
-    // One call at a time, alternating: exactly BUDGET / COST calls pass.
+    // One call at a time, alternating: a call passes while the spend plus
+    // its worst case (345) fits: 8 calls (1050 + 345 <= 1500 < 1200 + 345).
     let mut statuses = Vec::new();
     for i in 0..14 {
         let (s, _) = post(
             &client,
             &procs[i % 2].url,
             "sk-client-budgeted",
-            &format!("b{i}"),
+            &format!("b{i:02}"),
         )
         .await;
         statuses.push(s);
     }
     let passed = statuses.iter().take_while(|s| **s == 200).count();
-    assert_eq!(passed as u64, BUDGET / COST, "{statuses:?}");
+    assert_eq!(worst("b00"), 345);
+    assert_eq!(passed, 8, "{statuses:?}");
     assert!(statuses[passed..].iter().all(|s| *s == 429), "{statuses:?}");
     assert_eq!(mock.hits(), passed);
 }

@@ -352,37 +352,40 @@ async fn cost_two_instances_share_one_exact_total() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn budget_shared_by_two_instances_refuses_calls_once_spent() {
+async fn budget_shared_by_two_instances_refuses_calls_whose_worst_case_does_not_fit() {
     let mut h = Harness::new().await;
+    // Each call costs 120 and reserves its worst case first: a one-byte
+    // prompt is at most 1 + 32 + 16 = 49 input tokens (122.5 micro-USD),
+    // and max-tokens 9 caps the output (90): 213. Three calls fit in
+    // 2 * 120 + 213 = 453; a fourth would need 360 + 213.
     let config = w::GatewayConfig {
         cost: Some(w::CostConfig {
-            budget_micro_usd: Some(360),
+            budget_micro_usd: Some(453),
             ..pricing()
         }),
         ..cfg::gateway(vec![openai_cfg(&h)], Some("openai"))
     };
+    let opts = w::RunOptions {
+        max_tokens: Some(9),
+        ..cfg::options()
+    };
     let gw_a = h.open(&config).await;
     let mut b = Harness::instance_for(&h.mock, &h.kv).await;
     let gw_b = b.open(&config).await.unwrap().unwrap();
-    h.run(gw_a, "gpt-4o", &cfg::user("1"), &cfg::options())
-        .await
-        .unwrap();
-    b.run(gw_b, "gpt-4o", &cfg::user("2"), None)
+    h.run(gw_a, "gpt-4o", &cfg::user("1"), &opts).await.unwrap();
+    b.run(gw_b, "gpt-4o", &cfg::user("2"), Some(&opts))
         .await
         .unwrap()
         .unwrap();
-    h.run(gw_a, "gpt-4o", &cfg::user("3"), &cfg::options())
-        .await
-        .unwrap();
-    // 3 x 120 = 360 spent: the budget is reached on both instances.
+    h.run(gw_a, "gpt-4o", &cfg::user("3"), &opts).await.unwrap();
     let e = b
-        .run(gw_b, "gpt-4o", &cfg::user("4"), None)
+        .run(gw_b, "gpt-4o", &cfg::user("4"), Some(&opts))
         .await
         .unwrap()
-        .expect_err("over budget");
+        .expect_err("its worst case does not fit");
     match e {
         w::GatewayError::BudgetExceeded(d) => {
-            assert_eq!((d.spent_micro_usd, d.budget_micro_usd), (360, 360))
+            assert_eq!((d.spent_micro_usd, d.budget_micro_usd), (360, 453))
         }
         other => panic!("{other:?}"),
     }
@@ -392,8 +395,11 @@ async fn budget_shared_by_two_instances_refuses_calls_once_spent() {
         "the refused call never reached the upstream"
     );
     let status = h.inst.budget(gw_a).await.unwrap().unwrap();
-    assert!(status.exceeded);
-    assert_eq!(status.remaining_micro_usd, 0);
+    assert_eq!(
+        (status.spent_micro_usd, status.remaining_micro_usd),
+        (360, 93)
+    );
+    assert!(!status.exceeded, "spent stays within the budget");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -524,25 +530,31 @@ async fn rate_limit_tokens_per_model() {
                 scope: w::RateLimitScope::Model,
                 window_seconds: 60,
                 max_requests: None,
-                max_tokens: Some(40),
+                max_tokens: Some(100),
             }],
         }),
         ..cfg::gateway(vec![openai_cfg(&h)], Some("openai"))
     };
     let gw = h.open(&config).await;
-    // Each mock answer uses 21 tokens: the second call reaches 42 >= 40.
-    h.run(gw, "gpt-4o", &cfg::user("1"), &cfg::options())
-        .await
-        .unwrap();
-    h.run(gw, "gpt-4o", &cfg::user("2"), &cfg::options())
-        .await
-        .unwrap();
+    // Each call holds its worst case while in flight (49 input + 9 output
+    // tokens), then counts the 21 the mock's answer used: three calls fit
+    // (0 + 58, 21 + 58, 42 + 58 <= 100); a fourth would pass 100.
+    let opts = w::RunOptions {
+        max_tokens: Some(9),
+        ..cfg::options()
+    };
+    for i in 1..=3 {
+        h.run(gw, "gpt-4o", &cfg::user(&i.to_string()), &opts)
+            .await
+            .unwrap();
+    }
     let e = h
-        .run(gw, "gpt-4o", &cfg::user("3"), &cfg::options())
+        .run(gw, "gpt-4o", &cfg::user("4"), &opts)
         .await
-        .expect_err("token budget of the window used");
+        .expect_err("63 used + 58 held would pass 100");
     assert_eq!(kind(&e), "rate-limited");
-    h.run(gw, "gpt-4o-mini", &cfg::user("4"), &cfg::options())
+    assert_eq!(h.mock.hits(), 3);
+    h.run(gw, "gpt-4o-mini", &cfg::user("5"), &opts)
         .await
         .expect("another model has its own counter");
 }

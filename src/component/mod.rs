@@ -192,6 +192,15 @@ impl api::GuestGateway for GatewayRes {
     }
 }
 
+/// A stream dropped before its terminal event gives back what it holds
+/// against the budget and the token limits.
+impl Drop for StreamRes {
+    fn drop(&mut self) {
+        let live = self.live.get_mut();
+        with_env(|env| live.abandon(&self.gateway, env));
+    }
+}
+
 impl api::GuestEventStream for StreamRes {
     fn next(&self) -> Option<w::StreamEvent> {
         let mut live = self.live.borrow_mut();

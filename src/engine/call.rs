@@ -10,6 +10,8 @@
 
 use super::cache;
 use super::env::Env;
+use super::estimate;
+use super::hold::Hold;
 use super::plan::Plan;
 use super::retry::{self, MoveOn, Schedule};
 use super::target::Target;
@@ -27,6 +29,9 @@ pub(crate) struct Call<'g, 'e, H: Http> {
     pub env: &'e Env<'e, H>,
     pub tracer: Tracer<'g>,
     pub attempts: Vec<Attempt>,
+    /// Reservations against the budget and the token limits; released by
+    /// `end` unless the call settled them.
+    pub hold: Hold,
 }
 
 /// What a chat call (`run`, `stream`) found at its start.
@@ -74,7 +79,18 @@ impl Gateway {
             env,
             tracer,
             attempts: Vec::new(),
+            hold: Hold::default(),
         }
+    }
+
+    /// Whether calls reserve their worst case before they are sent (a
+    /// budget, or a token rate limit, is configured).
+    pub(crate) fn reserves(&self) -> bool {
+        self.cost.as_ref().is_some_and(|c| c.reserves())
+            || self
+                .rate_limits
+                .as_ref()
+                .is_some_and(|r| r.limits.iter().any(|l| l.max_tokens.is_some()))
     }
 
     /// The checks every chat call passes before anything else.
@@ -85,34 +101,6 @@ impl Gateway {
             retry::validate_policy(p)?;
         }
         Ok(())
-    }
-
-    /// Record usage once per successful upstream call: cost and token rate
-    /// limits. Returns the cost when the model is priced.
-    pub(crate) fn account<H: Http>(
-        &self,
-        env: &Env<'_, H>,
-        provider: &str,
-        model: &str,
-        caller: Option<&str>,
-        usage: Option<&Usage>,
-    ) -> Result<Option<u64>> {
-        let Some(usage) = usage else { return Ok(None) };
-        if let Some(rl) = &self.rate_limits {
-            let subject = ratelimit::Subject {
-                provider,
-                model,
-                caller,
-            };
-            ratelimit::account_tokens(env.kv, rl, &subject, usage.total(), env.clock.now_ms())?;
-        }
-        match &self.cost {
-            Some(c) => {
-                let cost = c.record(env.kv, model, usage)?;
-                Ok(c.is_priced(model).then_some(cost))
-            }
-            None => Ok(None),
-        }
     }
 
     /// The cache and key of a chat call, when its result may be cached.
@@ -141,6 +129,8 @@ impl Gateway {
         let Some(c) = &self.cache else {
             return Ok(None);
         };
+        // The key of the call as `run` sends it.
+        let opts = &*estimate::bounded(opts, self.reserves());
         let plan = self.plan(model, opts)?;
         Ok(Some((c, cache::key(c, &plan.identity, model, input, opts))))
     }
@@ -185,8 +175,15 @@ impl<'g, 'e, H: Http> Call<'g, 'e, H> {
     }
 
     /// Admission before any upstream request: the rate limits of the
-    /// first provider the call tries.
-    pub fn admit(&self, provider: Option<&str>, model: &str, caller: Option<&str>) -> Result<()> {
+    /// first provider the call tries, holding `tokens` (the call's worst
+    /// case) against the token limits.
+    pub fn admit(
+        &mut self,
+        provider: Option<&str>,
+        model: &str,
+        caller: Option<&str>,
+        tokens: u64,
+    ) -> Result<()> {
         let Some(rl) = &self.gw.rate_limits else {
             return Ok(());
         };
@@ -195,15 +192,31 @@ impl<'g, 'e, H: Http> Call<'g, 'e, H> {
             model,
             caller,
         };
-        ratelimit::admit(self.env.kv, rl, &subject, self.now())
+        let held = ratelimit::admit(self.env.kv, rl, &subject, tokens, self.now())?;
+        self.hold.set_tokens(held);
+        Ok(())
     }
 
-    /// Refuse the call when the budget is spent.
-    pub fn check_budget(&self) -> Result<()> {
-        match &self.gw.cost {
-            Some(c) => c.check_budget(self.env.kv),
-            None => Ok(()),
-        }
+    /// Reserve the call's worst-case cost, `input` and `output` tokens at
+    /// the highest price among the `models` it may be served by; refused
+    /// with `budget-exceeded` when it does not fit.
+    pub fn reserve<'m>(
+        &mut self,
+        models: impl IntoIterator<Item = &'m str>,
+        input: u64,
+        output: u64,
+    ) -> Result<()> {
+        let Some(c) = &self.gw.cost else {
+            return Ok(());
+        };
+        let amount = models
+            .into_iter()
+            .map(|m| c.worst_case(m, input, output))
+            .max()
+            .unwrap_or(0);
+        let held = c.reserve(self.env.kv, amount)?;
+        self.hold.set_cost(held);
+        Ok(())
     }
 
     /// The call's deadline on the monotonic clock: its own timeout, else
@@ -227,7 +240,12 @@ impl<'g, 'e, H: Http> Call<'g, 'e, H> {
         self.gw.check_call(input, opts)?;
         let plan = self.gw.plan(model, opts)?;
         self.log_request(plan.first_provider(), input);
-        self.admit(plan.first_provider(), model, opts.caller.as_deref())?;
+        let (tokens_in, tokens_out) = (
+            estimate::input_tokens(input, opts),
+            estimate::output_tokens(opts),
+        );
+        let tokens = tokens_in.saturating_add(tokens_out);
+        self.admit(plan.first_provider(), model, opts.caller.as_deref(), tokens)?;
         let cache = self.gw.cache_for(&plan, model, input, opts, streaming);
         if let Some((c, k)) = &cache
             && opts.cache != Some(CacheMode::Refresh)
@@ -235,7 +253,8 @@ impl<'g, 'e, H: Http> Call<'g, 'e, H> {
         {
             return Ok(ChatStart::Cached(hit));
         }
-        self.check_budget()?;
+        let models = plan.targets.iter().map(|t| t.model.as_str());
+        self.reserve(models, tokens_in, tokens_out)?;
         Ok(ChatStart::Send(Chat {
             plan,
             cache,
@@ -296,15 +315,21 @@ impl<'g, 'e, H: Http> Call<'g, 'e, H> {
         e.with_attempts(&self.attempts)
     }
 
-    /// Record usage of a success by `target`: cost and token limits.
+    /// Settle a success by `target`: token limits and cost record what it
+    /// used, and its reservations are given back.
     pub fn settle(
-        &self,
+        &mut self,
         target: &Target<'_>,
         caller: Option<&str>,
         usage: Option<&Usage>,
     ) -> Result<Option<u64>> {
-        self.gw
-            .account(self.env, target.provider(), &target.model, caller, usage)
+        let subject = ratelimit::Subject {
+            provider: target.provider(),
+            model: &target.model,
+            caller,
+        };
+        let now = self.now();
+        self.hold.settle(self.gw, self.env.kv, &subject, usage, now)
     }
 
     /// The `response` record of an output from upstream.
@@ -338,8 +363,15 @@ impl<'g, 'e, H: Http> Call<'g, 'e, H> {
     /// (failures before any upstream attempt).
     pub fn end<T>(self, result: Result<T>, attach: impl FnOnce(&mut T, Tracer<'g>)) -> Result<T> {
         let Self {
-            env, mut tracer, ..
+            gw,
+            env,
+            mut tracer,
+            mut hold,
+            ..
         } = self;
+        // Whatever the call did not settle it gives back (a failure, a
+        // cache hit, a refusal after admission).
+        hold.release(gw, env.kv, env.clock.now_ms());
         match result {
             Ok(mut v) => {
                 attach(&mut v, tracer);

@@ -16,8 +16,16 @@
 //! Totals live in the instance's memory, or in a key-value bucket with one
 //! atomic counter per (field, model) plus overall counters, so every
 //! instance sharing the store sees one exact total.
+//!
+//! With a budget, a call is admitted only by a reservation: its worst-case
+//! cost is added to one `reserved` counter before the call, and the call is
+//! refused when what is spent plus everything reserved would pass the
+//! budget. A success records its real cost and only then gives the
+//! reservation back, so at every instant `spent + reserved` is at least
+//! what the calls admitted so far will cost: concurrent calls, in one
+//! instance or many sharing the store, cannot overshoot the budget.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use crate::config::{CostConfig, ModelPricing};
@@ -88,11 +96,27 @@ const FIELDS: [&str; 7] = [
     "cost",
 ];
 
+/// Micro-USD a call holds against the budget until it settles. Give it
+/// back with [`CostTracker::release`], after recording the real cost.
+#[derive(Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Reservation {
+    micro_usd: u64,
+}
+
+impl Reservation {
+    pub fn micro_usd(&self) -> u64 {
+        self.micro_usd
+    }
+}
+
 /// A cost tracker over memory or a key-value bucket.
 #[derive(Debug)]
 pub struct CostTracker {
     config: CostConfig,
     memory: RefCell<CostTotals>,
+    /// Reserved micro-USD of calls in flight (memory mode).
+    reserved: Cell<u64>,
 }
 
 impl CostTracker {
@@ -114,6 +138,7 @@ impl CostTracker {
         Ok(Self {
             config,
             memory: RefCell::new(CostTotals::default()),
+            reserved: Cell::new(0),
         })
     }
 
@@ -197,6 +222,96 @@ impl CostTracker {
         Ok(BudgetStatus::new(self.spent(kv)?, budget))
     }
 
+    /// The most `input` and `output` tokens can cost on `model`: every
+    /// input token at the highest input price (plain, cache read or cache
+    /// write), every output token at the higher of output and reasoning.
+    pub fn worst_case(&self, model: &str, input: u64, output: u64) -> u64 {
+        let Some(p) = self.config.pricing.iter().find(|p| p.model == model) else {
+            return 0;
+        };
+        let in_price = p
+            .input
+            .max(p.cache_read.unwrap_or(0))
+            .max(p.cache_write.unwrap_or(0));
+        let out_price = p.output.max(p.reasoning.unwrap_or(0));
+        let numerator =
+            u128::from(input) * u128::from(in_price) + u128::from(output) * u128::from(out_price);
+        u64::try_from(numerator.div_ceil(1_000_000)).unwrap_or(u64::MAX)
+    }
+
+    /// Whether calls must reserve before they are sent (a budget is set).
+    pub fn reserves(&self) -> bool {
+        self.config.budget_micro_usd.is_some()
+    }
+
+    /// Reserve `amount` micro-USD for a call. Refused with
+    /// `budget-exceeded` when the budget is spent, or when what is spent
+    /// plus everything reserved, this call included, would pass it. Without
+    /// a budget nothing is reserved.
+    pub fn reserve(&self, kv: &dyn Kv, amount: u64) -> Result<Reservation> {
+        let Some(budget) = self.config.budget_micro_usd else {
+            return Ok(Reservation::default());
+        };
+        let delta = i64::try_from(amount).unwrap_or(i64::MAX);
+        let reserved = match (&self.config.bucket, amount) {
+            (_, 0) => 0,
+            (None, _) => {
+                let r = self.reserved.get().saturating_add(amount);
+                self.reserved.set(r);
+                r
+            }
+            (Some(bucket), _) => {
+                let r = kv.increment(bucket, &self.reserved_key(), delta)?;
+                u64::try_from(r).unwrap_or(0)
+            }
+        };
+        let held = Reservation { micro_usd: amount };
+        let spent = match self.spent(kv) {
+            Ok(s) => s,
+            Err(e) => {
+                self.release(kv, held);
+                return Err(e);
+            }
+        };
+        if spent >= budget || spent.saturating_add(reserved) > budget {
+            self.release(kv, held);
+            return Err(GatewayError::BudgetExceeded {
+                spent_micro_usd: spent,
+                budget_micro_usd: budget,
+            });
+        }
+        Ok(held)
+    }
+
+    /// Give a reservation back. Best effort: if the store fails, the
+    /// reservation stays held and the budget only gets stricter.
+    pub fn release(&self, kv: &dyn Kv, r: Reservation) {
+        if r.micro_usd == 0 {
+            return;
+        }
+        match &self.config.bucket {
+            None => self
+                .reserved
+                .set(self.reserved.get().saturating_sub(r.micro_usd)),
+            Some(bucket) => {
+                let delta = i64::try_from(r.micro_usd).unwrap_or(i64::MAX);
+                let _ = kv.increment(bucket, &self.reserved_key(), -delta);
+            }
+        }
+    }
+
+    /// Micro-USD reserved by calls in flight.
+    pub fn reserved(&self, kv: &dyn Kv) -> Result<u64> {
+        match &self.config.bucket {
+            None => Ok(self.reserved.get()),
+            Some(bucket) => read_counter(kv, bucket, &self.reserved_key()),
+        }
+    }
+
+    fn reserved_key(&self) -> String {
+        format!("{}:reserved", self.prefix())
+    }
+
     /// Refuse a call once the configured budget is spent.
     pub fn check_budget(&self, kv: &dyn Kv) -> Result<()> {
         if let Some(budget) = self.config.budget_micro_usd {
@@ -245,8 +360,13 @@ impl CostTracker {
         match &self.config.bucket {
             None => *self.memory.borrow_mut() = CostTotals::default(),
             Some(bucket) => {
+                // Reservations belong to calls in flight, which give them
+                // back when they end: the counter survives a reset.
+                let reserved = self.reserved_key();
                 for key in kv.keys_with_prefix(bucket, &format!("{}:", self.prefix()))? {
-                    kv.delete(bucket, &key)?;
+                    if key != reserved {
+                        kv.delete(bucket, &key)?;
+                    }
                 }
             }
         }
@@ -462,6 +582,74 @@ mod tests {
         let s = t.budget_status(&kv, 20_000).unwrap();
         assert!(s.exceeded);
         assert_eq!(s.remaining_micro_usd, 0);
+    }
+
+    #[test]
+    fn worst_case_prices_every_token_at_its_highest_price() {
+        let t = tracker(None, None);
+        // 1000 in at max($3, $0.30, $3.75) = 3750; 100 out at $15 = 1500.
+        assert_eq!(t.worst_case("claude-sonnet-4-6", 1000, 100), 5_250);
+        assert_eq!(t.worst_case("unpriced", 1000, 100), 0);
+    }
+
+    /// Reservations in memory and in a bucket: a call fits only when
+    /// spent + reserved (itself included) stays within the budget, and a
+    /// release gives the room back.
+    #[test]
+    fn reservations_refuse_what_would_pass_the_budget() {
+        for bucket in [None, Some("b")] {
+            let kv = MemKv::default();
+            let t = tracker(bucket, Some(10_000));
+            let a = t.reserve(&kv, 6_000).unwrap();
+            assert_eq!(t.reserved(&kv).unwrap(), 6_000);
+            let e = t.reserve(&kv, 4_001).unwrap_err();
+            assert_eq!(
+                e,
+                GatewayError::BudgetExceeded {
+                    spent_micro_usd: 0,
+                    budget_micro_usd: 10_000
+                }
+            );
+            assert_eq!(t.reserved(&kv).unwrap(), 6_000, "a refusal holds nothing");
+            let b = t.reserve(&kv, 4_000).unwrap();
+            // Settle `a` at its real cost: record first, then release.
+            let u = Usage {
+                input_tokens: 1000,
+                output_tokens: 100,
+                ..Usage::default()
+            };
+            assert_eq!(t.record(&kv, "claude-sonnet-4-6", &u).unwrap(), 4_500);
+            t.release(&kv, a);
+            assert_eq!(t.reserved(&kv).unwrap(), 4_000);
+            // 4500 spent + 4000 held: 1500 left.
+            assert!(t.reserve(&kv, 1_501).is_err());
+            let c = t.reserve(&kv, 1_500).unwrap();
+            t.release(&kv, b);
+            t.release(&kv, c);
+            assert_eq!(t.reserved(&kv).unwrap(), 0);
+            // The reserved counter survives a reset of the totals.
+            let d = t.reserve(&kv, 100).unwrap();
+            t.reset(&kv).unwrap();
+            assert_eq!(t.reserved(&kv).unwrap(), 100);
+            t.release(&kv, d);
+            assert_eq!(t.spent(&kv).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn reservations_of_nothing_still_refuse_a_spent_budget() {
+        let kv = MemKv::default();
+        let t = tracker(Some("b"), Some(20_000));
+        let _ = t.reserve(&kv, 0).unwrap();
+        let u = Usage {
+            input_tokens: 7000,
+            ..Usage::default()
+        };
+        t.record(&kv, "claude-sonnet-4-6", &u).unwrap();
+        assert!(t.reserve(&kv, 0).is_err(), "21000 of 20000 spent");
+        // Without a budget nothing is held.
+        let free = tracker(Some("b"), None);
+        assert_eq!(free.reserve(&kv, 5).unwrap().micro_usd(), 0);
     }
 
     #[test]

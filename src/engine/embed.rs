@@ -4,7 +4,7 @@ use super::call::no_trace;
 use super::env::Env;
 use super::exchange::with_status;
 use super::target::Target;
-use super::{Gateway, cache};
+use super::{Gateway, cache, estimate};
 use crate::error::Result;
 use crate::ports::Http;
 use crate::provider;
@@ -31,7 +31,8 @@ impl Gateway {
             };
             self.check_allowed(&target)?;
             let req = provider::build_embed(endpoint, model, input, opts)?;
-            call.admit(Some(&endpoint.name), model, None)?;
+            let tokens = estimate::embed_tokens(input);
+            call.admit(Some(&endpoint.name), model, None, tokens)?;
             let cache = self.cache.as_ref().map(|c| {
                 let key = cache::embed_key(c, &endpoint.name, model, input, opts.dimensions);
                 (c, key)
@@ -41,7 +42,7 @@ impl Gateway {
             {
                 return Ok(hit);
             }
-            call.check_budget()?;
+            call.reserve([model], tokens, 0)?;
             let deadline = call.deadline(opts.timeout_ms);
             let (vectors, usage, reported) =
                 call.attempt_one(&self.retry, deadline, &target, |t| {
@@ -58,11 +59,11 @@ impl Gateway {
                 provider: endpoint.name.clone(),
                 model: reported.unwrap_or_else(|| model.to_owned()),
             };
+            call.settle(&target, None, output.usage.as_ref())?;
             if let Some((c, k)) = &cache {
                 // A store failure must not fail a call that succeeded upstream.
                 let _ = cache::put_embed(env.kv, c, k, &output, env.clock.now_ms());
             }
-            call.settle(&target, None, output.usage.as_ref())?;
             Ok(output)
         })();
         call.end(result, no_trace)

@@ -7,6 +7,7 @@
 //! | a gateway is opened: the configuration is checked once | `open.rs` |
 //! | the call picks its targets (override → chain → routes → default) and passes the allowlist | `plan.rs` |
 //! | the shared start and end of every operation: checks, request record, rate limits, cache lookup, budget, then accounting, response record, trace | `call.rs` |
+//! | the call's worst case (input bound, output ceiling) and what it holds against the budget and token limits until it settles | `estimate.rs`, `hold.rs` |
 //! | one request sent and its whole answer read | `exchange.rs` |
 //! | retries, backoff, moving on along a chain | `retry.rs` |
 //! | the operations: `run`, `stream`, `run-fallback`, `embed` | `run.rs`, `stream/`, `universal.rs`, `embed.rs` |
@@ -20,7 +21,9 @@ mod call;
 pub mod cost;
 mod embed;
 mod env;
+mod estimate;
 mod exchange;
+mod hold;
 mod open;
 mod plan;
 pub mod ratelimit;

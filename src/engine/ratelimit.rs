@@ -1,7 +1,8 @@
 //! Fixed-window rate limits over key-value atomics: requests per window
 //! (counted atomically before the call, so concurrent instances share one
-//! count) and tokens per window (what finished calls used, checked before
-//! the next call).
+//! count) and tokens per window (each call reserves its worst case before
+//! it is sent, and settles to what it used, so concurrent calls cannot
+//! pass the limit either).
 
 use crate::config::{RateLimit, RateLimitConfig, RateLimitScope};
 use crate::error::{GatewayError, Result, UpstreamDetail};
@@ -73,39 +74,53 @@ pub fn validate(config: &RateLimitConfig) -> Result<()> {
     Ok(())
 }
 
-/// Count this request against every limit; refuse (and give the counted
-/// request back) when one is over.
+/// Tokens a call holds against the token limits until it settles.
+#[derive(Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct TokenHold {
+    held: Vec<Held>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Held {
+    key: String,
+    amount: i64,
+    window: u64,
+    limit: usize,
+}
+
+/// Count this request against every limit, and reserve `tokens` (the
+/// call's worst case) against every token limit; refuse (and give back
+/// what was counted) when one would be over.
 pub fn admit(
     kv: &dyn Kv,
     config: &RateLimitConfig,
     subject: &Subject<'_>,
+    tokens: u64,
     now_ms: u64,
-) -> Result<()> {
-    let mut taken: Vec<String> = Vec::new();
-    let give_back = |taken: &[String]| {
-        for k in taken {
+) -> Result<TokenHold> {
+    let mut taken: Vec<(String, i64)> = Vec::new();
+    let give_back = |taken: &[(String, i64)]| {
+        for (k, n) in taken {
             // Best effort: a failed give-back only makes the limit stricter.
-            let _ = kv.increment(&config.bucket, k, -1);
+            let _ = kv.increment(&config.bucket, k, -n);
         }
     };
-    for limit in &config.limits {
+    let mut hold = TokenHold::default();
+    let reserve = i64::try_from(tokens).unwrap_or(i64::MAX);
+    for (i, limit) in config.limits.iter().enumerate() {
         let scope = scope_value(limit, subject);
         let (id, retry_after) = window(limit, now_ms);
-        if let Some(max) = limit.max_tokens {
-            let used = crate::engine::cost::read_counter(
-                kv,
-                &config.bucket,
-                &key(limit, "tok", scope, id),
-            )?;
-            if used >= max {
-                give_back(&taken);
-                return Err(refused(limit, retry_after, "tokens"));
-            }
-        }
         if let Some(max) = limit.max_requests {
             let k = key(limit, "req", scope, id);
-            let n = kv.increment(&config.bucket, &k, 1)?;
-            taken.push(k);
+            let n = match kv.increment(&config.bucket, &k, 1) {
+                Ok(n) => n,
+                Err(e) => {
+                    give_back(&taken);
+                    return Err(e.into());
+                }
+            };
+            taken.push((k, 1));
             if n == 1
                 && let Some(prev) = id.checked_sub(1)
             {
@@ -119,11 +134,113 @@ pub fn admit(
                 return Err(refused(limit, retry_after, "requests"));
             }
         }
+        if let Some(max) = limit.max_tokens {
+            let k = key(limit, "tok", scope, id);
+            let n = match kv.increment(&config.bucket, &k, reserve) {
+                Ok(n) => n,
+                Err(e) => {
+                    give_back(&taken);
+                    return Err(e.into());
+                }
+            };
+            taken.push((k.clone(), reserve));
+            if n == reserve
+                && let Some(prev) = id.checked_sub(1)
+            {
+                let _ = kv.delete(&config.bucket, &key(limit, "tok", scope, prev));
+            }
+            if u64::try_from(n).unwrap_or(0) > max {
+                give_back(&taken);
+                return Err(refused(limit, retry_after, "tokens"));
+            }
+            hold.held.push(Held {
+                key: k,
+                amount: reserve,
+                window: id,
+                limit: i,
+            });
+        }
+    }
+    Ok(hold)
+}
+
+/// Give the tokens of a call that used none (it failed, or the cache
+/// answered) back. A hold from a window that has ended is dropped: that
+/// window no longer limits anything.
+pub fn release_tokens(kv: &dyn Kv, config: &RateLimitConfig, hold: TokenHold, now_ms: u64) {
+    for h in hold.held {
+        let Some(limit) = config.limits.get(h.limit) else {
+            continue;
+        };
+        if window(limit, now_ms).0 == h.window {
+            // Best effort: a failed give-back only makes the limit stricter.
+            let _ = kv.increment(&config.bucket, &h.key, -h.amount);
+        }
+    }
+}
+
+/// Settle a call that used `tokens`: its hold becomes what it used, in
+/// the current window, for the subject that served it (a fallback may have
+/// moved the call to another provider or model).
+pub fn settle_tokens(
+    kv: &dyn Kv,
+    config: &RateLimitConfig,
+    subject: &Subject<'_>,
+    hold: TokenHold,
+    tokens: u64,
+    now_ms: u64,
+) -> Result<()> {
+    let used = i64::try_from(tokens).unwrap_or(i64::MAX);
+    let mut settled = vec![false; config.limits.len()];
+    for h in hold.held {
+        let Some(limit) = config.limits.get(h.limit) else {
+            continue;
+        };
+        let (id, _) = window(limit, now_ms);
+        let here = key(limit, "tok", scope_value(limit, subject), id);
+        if id == h.window && here == h.key {
+            kv.increment(&config.bucket, &h.key, used.saturating_sub(h.amount))?;
+            if let Some(s) = settled.get_mut(h.limit) {
+                *s = true;
+            }
+        } else if id == h.window {
+            let _ = kv.increment(&config.bucket, &h.key, -h.amount);
+        }
+    }
+    for (i, limit) in config.limits.iter().enumerate() {
+        if limit.max_tokens.is_some() && !settled.get(i).copied().unwrap_or(false) {
+            add_tokens(kv, config, limit, subject, used, now_ms)?;
+        }
     }
     Ok(())
 }
 
-/// Add the tokens a finished call used to every token limit.
+/// Add `delta` tokens to `limit`'s counter of the current window.
+fn add_tokens(
+    kv: &dyn Kv,
+    config: &RateLimitConfig,
+    limit: &RateLimit,
+    subject: &Subject<'_>,
+    delta: i64,
+    now_ms: u64,
+) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let (id, _) = window(limit, now_ms);
+    let scope = scope_value(limit, subject);
+    let total = kv.increment(&config.bucket, &key(limit, "tok", scope, id), delta)?;
+    if total == delta
+        && let Some(prev) = id.checked_sub(1)
+    {
+        // First tokens of a new window: drop the previous window's counter.
+        let _ = kv.delete(&config.bucket, &key(limit, "tok", scope, prev));
+    }
+    Ok(())
+}
+
+/// Add the tokens a finished call used to every token limit (a call that
+/// held nothing).
 pub fn account_tokens(
     kv: &dyn Kv,
     config: &RateLimitConfig,
@@ -131,22 +248,7 @@ pub fn account_tokens(
     tokens: u64,
     now_ms: u64,
 ) -> Result<()> {
-    if tokens == 0 {
-        return Ok(());
-    }
-    let delta = i64::try_from(tokens).unwrap_or(i64::MAX);
-    for limit in config.limits.iter().filter(|l| l.max_tokens.is_some()) {
-        let (id, _) = window(limit, now_ms);
-        let scope = scope_value(limit, subject);
-        let total = kv.increment(&config.bucket, &key(limit, "tok", scope, id), delta)?;
-        if total == delta
-            && let Some(prev) = id.checked_sub(1)
-        {
-            // First tokens of a new window: drop the previous window's counter.
-            let _ = kv.delete(&config.bucket, &key(limit, "tok", scope, prev));
-        }
-    }
-    Ok(())
+    settle_tokens(kv, config, subject, TokenHold::default(), tokens, now_ms)
 }
 
 #[cfg(test)]
@@ -179,14 +281,14 @@ mod tests {
             max_requests: Some(2),
             max_tokens: None,
         }]);
-        admit(&kv, &c, &subject(Some("alice")), 1_000).unwrap();
-        admit(&kv, &c, &subject(Some("alice")), 2_000).unwrap();
-        let e = admit(&kv, &c, &subject(Some("alice")), 3_000).unwrap_err();
+        let _ = admit(&kv, &c, &subject(Some("alice")), 0, 1_000).unwrap();
+        let _ = admit(&kv, &c, &subject(Some("alice")), 0, 2_000).unwrap();
+        let e = admit(&kv, &c, &subject(Some("alice")), 0, 3_000).unwrap_err();
         assert_eq!(e.retry_after_ms(), Some(7_000));
         // Another caller has its own counter; the refused call was given back.
-        admit(&kv, &c, &subject(Some("bob")), 3_000).unwrap();
-        assert!(admit(&kv, &c, &subject(Some("alice")), 9_999).is_err());
-        admit(&kv, &c, &subject(Some("alice")), 10_000).unwrap();
+        let _ = admit(&kv, &c, &subject(Some("bob")), 0, 3_000).unwrap();
+        assert!(admit(&kv, &c, &subject(Some("alice")), 0, 9_999).is_err());
+        let _ = admit(&kv, &c, &subject(Some("alice")), 0, 10_000).unwrap();
     }
 
     #[test]
@@ -199,11 +301,46 @@ mod tests {
             max_requests: None,
             max_tokens: Some(100),
         }]);
-        admit(&kv, &c, &subject(None), 0).unwrap();
+        let _ = admit(&kv, &c, &subject(None), 0, 0).unwrap();
         account_tokens(&kv, &c, &subject(None), 120, 0).unwrap();
-        let e = admit(&kv, &c, &subject(None), 1).unwrap_err();
+        let e = admit(&kv, &c, &subject(None), 1, 1).unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::RateLimited);
-        admit(&kv, &c, &subject(None), 60_000).unwrap();
+        let _ = admit(&kv, &c, &subject(None), 1, 60_000).unwrap();
+    }
+
+    fn tokens(kv: &MemKv, c: &RateLimitConfig, window: u64) -> u64 {
+        crate::engine::cost::read_counter(kv, &c.bucket, &format!("aigw:rl:t:tok:*:{window}"))
+            .unwrap()
+    }
+
+    /// Concurrent calls hold their worst case: the third does not fit while
+    /// two are in flight; settling to the real use gives the rest back.
+    #[test]
+    fn ratelimit_tokens_reserved_before_the_call_then_settled() {
+        let kv = MemKv::default();
+        let c = cfg(vec![RateLimit {
+            name: "t".into(),
+            scope: RateLimitScope::Global,
+            window_seconds: 60,
+            max_requests: None,
+            max_tokens: Some(1_000),
+        }]);
+        let a = admit(&kv, &c, &subject(None), 400, 0).unwrap();
+        let b = admit(&kv, &c, &subject(None), 400, 0).unwrap();
+        assert!(admit(&kv, &c, &subject(None), 400, 0).is_err());
+        assert_eq!(tokens(&kv, &c, 0), 800, "the refusal holds nothing");
+        settle_tokens(&kv, &c, &subject(None), a, 150, 10).unwrap();
+        assert_eq!(tokens(&kv, &c, 0), 550);
+        release_tokens(&kv, &c, b, 20);
+        assert_eq!(tokens(&kv, &c, 0), 150);
+        // A hold settled in the next window counts what it used there, and
+        // leaves the old window alone.
+        let d = admit(&kv, &c, &subject(None), 400, 59_000).unwrap();
+        settle_tokens(&kv, &c, &subject(None), d, 30, 61_000).unwrap();
+        assert_eq!(tokens(&kv, &c, 1), 30);
+        let e = admit(&kv, &c, &subject(None), 400, 119_000).unwrap();
+        release_tokens(&kv, &c, e, 120_000);
+        assert_eq!(tokens(&kv, &c, 1), 430, "window 1 is over; its hold stays");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::call::{ChatStart, attach_trace};
 use super::env::Env;
 use super::exchange::{Outcome, chat_request, with_status};
 use super::target::Target;
-use super::{Gateway, cache};
+use super::{Gateway, cache, estimate};
 use crate::error::{GatewayError, Result};
 use crate::ports::Http;
 use crate::provider;
@@ -22,6 +22,8 @@ impl Gateway {
         input: &Input,
         opts: &RunOptions,
     ) -> Result<Output> {
+        let bounded = estimate::bounded(opts, self.reserves());
+        let opts: &RunOptions = &bounded;
         let mut call = self.begin(env, "run", model, &opts.headers);
         let result = (|| {
             let chat = match call.start_chat(model, input, opts, false)? {
@@ -43,12 +45,14 @@ impl Gateway {
                 .ok_or_else(|| GatewayError::internal("served index out of range"))?;
             let mut output = output_for(completion, target, raw);
             output.attempts = std::mem::take(&mut call.attempts);
+            // Accounted before it is cached: a call whose cost cannot be
+            // recorded fails, and leaves no cache entry.
+            output.cost_micro_usd =
+                call.settle(target, opts.caller.as_deref(), output.usage.as_ref())?;
             if let Some((c, k)) = &chat.cache {
                 // A store failure must not fail a call that succeeded upstream.
                 let _ = cache::put(env.kv, c, k, &output, env.clock.now_ms());
             }
-            output.cost_micro_usd =
-                call.settle(target, opts.caller.as_deref(), output.usage.as_ref())?;
             call.log_output(&output);
             Ok(output)
         })();

@@ -261,9 +261,8 @@ fn fallback_each_entry_gets_its_own_retries_within_the_deadline() {
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
 }
 
-#[test]
-fn budget_refuses_once_spent_and_records_each_success_once() {
-    let gw = Gateway::open(GatewayConfig {
+fn budgeted(budget: u64) -> Gateway {
+    Gateway::open(GatewayConfig {
         providers: vec![provider("openai", ProviderKind::OpenAi)],
         default_provider: Some("openai".into()),
         cost: Some(crate::config::CostConfig {
@@ -275,47 +274,103 @@ fn budget_refuses_once_spent_and_records_each_success_once() {
                 cache_write: None,
                 reasoning: None,
             }],
-            budget_micro_usd: Some(20),
+            budget_micro_usd: Some(budget),
             bucket: None,
             key_prefix: None,
         }),
         ..GatewayConfig::default()
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// 1 µ$ per token. The prompt "hi" is at most 2 + 32 + 16 = 50 input
+/// tokens and `max-tokens` 5 caps the output, so each call reserves 55;
+/// it costs 15 (10 in, 5 out).
+fn five_tokens() -> RunOptions {
+    RunOptions {
+        max_tokens: Some(5),
+        ..RunOptions::default()
+    }
+}
+
+#[test]
+fn budget_reserves_the_worst_case_and_records_each_success_once() {
+    let gw = budgeted(70);
     let w = World::new(vec![
         Reply::json(200, OK),
         Reply::json(500, "{}"),
         Reply::json(200, OK),
         Reply::json(200, OK),
     ]);
+    let opts = five_tokens();
     assert_eq!(
-        gw.run(&w.env(), "m", &input(), &RunOptions::default())
+        gw.run(&w.env(), "m", &input(), &opts)
             .unwrap()
             .cost_micro_usd,
         Some(15)
     );
     assert!(
-        gw.run(&w.env(), "m", &input(), &RunOptions::default())
-            .is_err(),
-        "the 500 costs nothing"
+        gw.run(&w.env(), "m", &input(), &opts).is_err(),
+        "the 500 costs nothing, and gives its reservation back"
     );
-    gw.run(&w.env(), "m", &input(), &RunOptions::default())
-        .unwrap();
-    let e = gw
-        .run(&w.env(), "m", &input(), &RunOptions::default())
-        .unwrap_err();
+    gw.run(&w.env(), "m", &input(), &opts).unwrap();
+    // 30 spent + 55 reserved would pass 70: refused before it is sent.
+    let e = gw.run(&w.env(), "m", &input(), &opts).unwrap_err();
     assert_eq!(
         e,
         GatewayError::BudgetExceeded {
             spent_micro_usd: 30,
-            budget_micro_usd: 20
+            budget_micro_usd: 70
         }
     );
     assert_eq!(w.http.hits(), 3);
-    assert_eq!(
-        gw.cost_tracker().unwrap().totals(&w.kv).unwrap().requests,
-        2
-    );
+    let tracker = gw.cost_tracker().unwrap();
+    assert_eq!(tracker.totals(&w.kv).unwrap().requests, 2);
+    assert_eq!(tracker.reserved(&w.kv).unwrap(), 0, "nothing stays held");
+}
+
+/// With a budget, a call without `max-tokens` is sent the ceiling its
+/// reservation assumed; without one, the request is unchanged.
+#[test]
+fn budget_sends_the_output_ceiling_it_reserved_for() {
+    let body = |gw: &Gateway| {
+        let w = World::new(vec![Reply::json(200, OK)]);
+        gw.run(&w.env(), "m", &input(), &RunOptions::default())
+            .unwrap();
+        let req = w.http.requests.borrow()[0].clone();
+        serde_json::from_slice::<serde_json::Value>(&req.body).unwrap()
+    };
+    assert_eq!(body(&budgeted(1_000_000))["max_tokens"], 4096);
+    assert!(body(&gateway(None)).get("max_tokens").is_none());
+}
+
+/// A stream holds its reservation until its terminal event; dropping it
+/// early gives it back.
+#[test]
+fn budget_stream_holds_its_reservation_until_it_ends() {
+    let sse = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5}}\n\ndata: [DONE]\n\n";
+    let gw = budgeted(100);
+    let w = World::new(vec![
+        Reply::json(200, sse).with_header("content-type", "text/event-stream"),
+        Reply::json(200, sse).with_header("content-type", "text/event-stream"),
+        Reply::json(200, OK),
+    ]);
+    let opts = five_tokens();
+    let tracker = gw.cost_tracker().unwrap();
+    let mut first = gw.stream(&w.env(), "m", &input(), &opts).unwrap();
+    assert_eq!(tracker.reserved(&w.kv).unwrap(), 55);
+    // 55 held + 55 more fits in 100 only once the first settles.
+    let e = gw.run(&w.env(), "m", &input(), &opts).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BudgetExceeded);
+    while first.next(&gw, &w.env()).is_some() {}
+    assert_eq!(tracker.reserved(&w.kv).unwrap(), 0);
+    assert_eq!(tracker.spent(&w.kv).unwrap(), 15);
+    let mut second = gw.stream(&w.env(), "m", &input(), &opts).unwrap();
+    assert_eq!(tracker.reserved(&w.kv).unwrap(), 55);
+    second.abandon(&gw, &w.env());
+    assert_eq!(tracker.reserved(&w.kv).unwrap(), 0, "abandoned: given back");
+    assert_eq!(tracker.spent(&w.kv).unwrap(), 15, "and costs nothing");
+    gw.run(&w.env(), "m", &input(), &opts).unwrap();
 }
 
 #[test]

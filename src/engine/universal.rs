@@ -12,7 +12,7 @@ use super::env::Env;
 use super::exchange::{chat_request, read_body, with_status};
 use super::run::output_for;
 use super::target::Target;
-use super::{Gateway, retry};
+use super::{Gateway, estimate, retry};
 use crate::config::{CfGatewayConfig, ProviderKind};
 use crate::error::{GatewayError, Result};
 use crate::http::{HttpRequest, ResponseHead};
@@ -39,6 +39,8 @@ impl Gateway {
             .first()
             .map(|e| e.model.as_str())
             .unwrap_or_default();
+        let bounded = estimate::bounded(opts, self.reserves());
+        let opts: &RunOptions = &bounded;
         let mut call = self.begin(env, "run-fallback", model, &opts.headers);
         let result = (|| {
             self.check_call(input, opts)?;
@@ -68,8 +70,19 @@ impl Gateway {
                 .first()
                 .ok_or_else(|| GatewayError::internal("no entries"))?;
             call.log_request(Some(first.provider()), input);
-            call.admit(Some(first.provider()), &first.model, opts.caller.as_deref())?;
-            call.check_budget()?;
+            let (tokens_in, tokens_out) = (
+                estimate::input_tokens(input, opts),
+                estimate::output_tokens(opts),
+            );
+            let tokens = tokens_in.saturating_add(tokens_out);
+            call.admit(
+                Some(first.provider()),
+                &first.model,
+                opts.caller.as_deref(),
+                tokens,
+            )?;
+            let models = targets.iter().map(|t| t.model.as_str());
+            call.reserve(models, tokens_in, tokens_out)?;
             let deadline = call.deadline(opts.timeout_ms);
             let policy = opts.retry.as_ref().unwrap_or(&self.retry);
             let (completion, raw, step) = call.attempt_one(policy, deadline, first, |_| {

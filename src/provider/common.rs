@@ -66,6 +66,14 @@ pub(crate) fn set_field(v: &mut serde_json::Value, key: &str, value: serde_json:
     }
 }
 
+/// The id of a tool call the provider gave no id: `aigw_` and the call's
+/// position in the response. Providers' own ids never look like this
+/// (OpenAI's start `call_`, Anthropic's `toolu_`), so a generated id cannot
+/// collide with an id the provider gave another call of the same response.
+pub(crate) fn generated_call_id(i: impl std::fmt::Display) -> String {
+    format!("aigw_{i}")
+}
+
 /// Name of the synthetic tool that carries JSON output for providers without
 /// a native JSON mode (Anthropic).
 pub const JSON_TOOL: &str = "json_response";

@@ -98,17 +98,20 @@ def test_costs_without_cost_config_is_validation(open_gateway):
         open_gateway().costs()
 
 
-def test_budget_refuses_once_spent_and_instance_stays_usable(open_gateway, mock):
-    gw = open_gateway(cost={"pricing": PRICING, "budget-micro-usd": 100})
-    assert gw.budget() == {"spent-micro-usd": 0, "budget-micro-usd": 100, "remaining-micro-usd": 100, "exceeded": False}
-    gw.run("gpt-4o", prompt("a"))  # admitted below the budget, ends above it
-    assert gw.budget()["exceeded"] is True
+def test_budget_reserves_the_worst_case_and_instance_stays_usable(open_gateway, mock):
+    # A one-byte prompt with max-tokens 9 reserves its worst case before it
+    # is sent, (1 + 48) * 2.5 + 9 * 10 = 213 micro-USD, and costs 120.
+    gw = open_gateway(cost={"pricing": PRICING, "budget-micro-usd": 332})
+    opts: ag.RunOptions = {"max-tokens": 9}
+    assert gw.budget() == {"spent-micro-usd": 0, "budget-micro-usd": 332, "remaining-micro-usd": 332, "exceeded": False}
+    gw.run("gpt-4o", prompt("a"), opts)
+    assert gw.budget() == {"spent-micro-usd": 120, "budget-micro-usd": 332, "remaining-micro-usd": 212, "exceeded": False}
     with pytest.raises(ag.BudgetExceeded) as e:
-        gw.run("gpt-4o", prompt("b"))
-    assert e.value.detail == {"spent-micro-usd": 120, "budget-micro-usd": 100}
+        gw.run("gpt-4o", prompt("b"), opts)  # 120 + 213 would pass 332
+    assert e.value.detail == {"spent-micro-usd": 120, "budget-micro-usd": 332}
     assert mock.hits() == 1
     gw.reset_costs()
-    assert gw.run("gpt-4o", prompt("c"))["text"]
+    assert gw.run("gpt-4o", prompt("c"), opts)["text"]
 
 
 def test_gateway_rate_limit_is_a_typed_error_not_a_trap(open_gateway, mock):

@@ -74,7 +74,7 @@ async function cluster(bindings) {
 const run = (worker, caller) =>
   worker.fetch("http://worker/run", {
     method: "POST",
-    body: JSON.stringify({ model: "gpt-4o", input: { prompt: "count me" }, options: { caller } }),
+    body: JSON.stringify({ model: "gpt-4o", input: { prompt: "count me" }, options: { caller, maxTokens: 9 } }),
   });
 const getJson = async (worker, path) => (await worker.fetch(`http://worker${path}`)).json();
 
@@ -113,8 +113,12 @@ test("rate limit: 5 per window over 18 concurrent calls through three Workers ->
   assert.equal((await run(workers[2], "team-b")).status, 200);
 });
 
-test("budget: concurrent calls through three Workers; totals exact, then every Worker refuses", async () => {
-  const BUDGET = 100;
+test("budget: concurrent calls through three Workers never pass it; totals exact, then every Worker refuses", async () => {
+  // Each call reserves its worst case before it is sent: "count me" is at
+  // most 8 + 48 input tokens (56 micro-USD), and maxTokens 9 caps the
+  // output (18): 74. It costs 30.
+  const WORST = 74;
+  const BUDGET = 200;
   const { workers } = await cluster({
     COST_CONFIG: JSON.stringify({ pricing, bucket: "counters", budgetMicroUsd: BUDGET }),
   });
@@ -123,7 +127,8 @@ test("budget: concurrent calls through three Workers; totals exact, then every W
   const ok = statuses.filter((s) => s === 200).length;
   const refused = statuses.filter((s) => s === 402).length;
   assert.equal(ok + refused, statuses.length, `statuses ${statuses}`);
-  assert.ok(ok >= Math.ceil(BUDGET / PRICE), `admitted while under budget (${ok})`);
+  assert.ok(ok >= Math.floor(BUDGET / WORST), `as many as fit at once are admitted (${ok})`);
+  assert.ok(ok * PRICE <= BUDGET, `the spend ${ok * PRICE} stays within the budget`);
   const costs = await getJson(workers[0], "/costs");
   console.log(`budget ${BUDGET} micro-USD, ${statuses.length} concurrent calls (3 Workers): ${ok} admitted, ${refused} refused; ` +
     `totals ${costs.requests} requests, ${costs.costMicroUsd} micro-USD`);
@@ -132,16 +137,26 @@ test("budget: concurrent calls through three Workers; totals exact, then every W
   assert.equal(costs.costMicroUsd, ok * PRICE);
   assert.equal(await mock.hits(), ok, "refused calls never reach the upstream");
 
-  // The spend is over the budget, and every Worker sees it at once.
+  // One call at a time, round the Workers, until refused: the budget fills
+  // to within one worst case, never past it.
+  let spent = ok * PRICE;
+  for (let i = 0; ; i++) {
+    const r = await run(workers[i % 3], `drain-${i}`);
+    await r.arrayBuffer();
+    if (r.status === 402) break;
+    assert.equal(r.status, 200);
+    spent += PRICE;
+  }
+  assert.ok(spent <= BUDGET && spent + WORST > BUDGET, `spent ${spent}`);
+  // Every Worker sees the same spend and refuses.
   for (const w of workers) {
     const b = await getJson(w, "/budget");
-    assert.equal(b.spentMicroUsd, ok * PRICE);
-    assert.equal(b.exceeded, true);
+    assert.equal(b.spentMicroUsd, spent);
     const r = await run(w, "late");
     assert.equal(r.status, 402);
     assert.equal((await r.json()).error.type, "budget-exceeded");
   }
-  assert.equal((await getJson(workers[2], "/costs")).costMicroUsd, ok * PRICE, "a refused call writes no cost");
+  assert.equal((await getJson(workers[2], "/costs")).costMicroUsd, spent, "a refused call writes no cost");
 });
 
 test("compare-and-swap on the Durable Object: concurrent read-swap loops lose no update", async () => {

@@ -13,7 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::http::{Hooks, Redirect, UpstreamPool};
 use super::keyvalue::{KeyValueCtxView, KeyValueView};
 use crate::kv::KvStore;
-use crate::ops::{LogTap, Metrics};
+use crate::ops::{Exporter, LogTap, Metrics};
 
 /// Per-store state.
 pub struct HostState {
@@ -119,6 +119,9 @@ pub struct InstanceConfig {
     /// Feed the guest's stderr (the gateway's log records) to these
     /// metrics, through a [`LogTap`] per store; unless `stderr` is set.
     pub metrics: Option<Arc<Metrics>>,
+    /// With `metrics`: also turn each gateway call into a span, exported
+    /// here (docs/adr/0012-otlp-spans.md).
+    pub traces: Option<Exporter>,
 }
 
 impl InstanceConfig {
@@ -130,6 +133,7 @@ impl InstanceConfig {
             variables: Arc::default(),
             pool: None,
             metrics: None,
+            traces: None,
         }
     }
 }
@@ -155,7 +159,7 @@ fn store_with(engine: &Engine, cfg: &InstanceConfig, stdout: bool) -> Store<Host
             b.stderr(p.clone());
         }
         (None, Some(m)) => {
-            let t = LogTap::new(Arc::clone(m));
+            let t = LogTap::with_exporter(Arc::clone(m), cfg.traces.clone());
             b.stderr(t.clone());
             tap = Some(t);
         }

@@ -1,5 +1,6 @@
 //! The host's view of one response body: the time to its first token
-//! (streams) and to its end, for [`Metrics`].
+//! (streams) and to its end, for [`Metrics`]; the end of the request's
+//! span.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-use super::{LogTap, Metrics};
+use super::{HttpSpan, LogTap, Metrics};
 
 /// A response body that reports to the metrics: the time to its first
 /// frame with content (streams), and the time to its end.
@@ -19,6 +20,8 @@ pub struct MeteredBody {
     metrics: Arc<Metrics>,
     /// Streams: the tap whose call labels the first token, until it is seen.
     first_token: Option<Option<LogTap>>,
+    /// The request's span, ended with the body.
+    span: Option<HttpSpan>,
     done: bool,
 }
 
@@ -63,8 +66,15 @@ impl MeteredBody {
             route,
             metrics,
             first_token,
+            span: None,
             done: false,
         }
+    }
+
+    /// End `span` when the body ends.
+    pub fn with_span(mut self, span: Option<HttpSpan>) -> Self {
+        self.span = span;
+        self
     }
 
     fn finish(&mut self) {
@@ -72,6 +82,9 @@ impl MeteredBody {
             self.done = true;
             self.metrics
                 .http_response(self.route, self.arrived.elapsed());
+            if let Some(span) = self.span.take() {
+                span.end();
+            }
         }
     }
 }

@@ -19,6 +19,7 @@
 //! | `aigw_retries_total` | counter | provider, model | record `retry` |
 //! | `aigw_fallbacks_total` | counter | provider, model | provider changes within one call |
 //! | `aigw_budget_refusals_total` | counter | provider, model | record `error` of kind `budget_exceeded` |
+//! | `aigw_otlp_spans_total` | counter | outcome (`exported`, `failed`, `dropped`) | the OTLP exporter |
 //!
 //! `provider` and `model` of a call's metrics are those of its `request`
 //! record (the first provider of its plan), so a call's series do not
@@ -129,6 +130,7 @@ pub struct Metrics {
     retries: IntCounterVec,
     fallbacks: IntCounterVec,
     budget_refusals: IntCounterVec,
+    otlp_spans: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -225,6 +227,11 @@ impl Metrics {
                 "Gateway calls refused because the budget was spent.",
                 &pm,
             )?,
+            otlp_spans: counter(
+                "aigw_otlp_spans_total",
+                "OpenTelemetry spans by outcome: exported, failed (the collector did not take them), dropped (the queue was full).",
+                &["outcome"],
+            )?,
             registry,
         })
     }
@@ -249,6 +256,11 @@ impl Metrics {
         if let Ok(h) = h.get_metric_with_label_values(labels) {
             h.observe(seconds);
         }
+    }
+
+    /// `n` spans were exported, failed or dropped (`outcome`).
+    pub fn otlp_spans(&self, outcome: &str, n: u64) {
+        Self::inc(&self.otlp_spans, &[outcome], n);
     }
 
     /// A response head left for `route` with `status`.

@@ -5,6 +5,11 @@
 //!
 //! One tap per store: a store runs one request at a time, so the records
 //! between two `request` records belong to one call ([`CallInfo`]).
+//!
+//! With an [`Exporter`], the records of a call also become one span
+//! ([`CallSpan`]): opened by its `request` record, with an event per
+//! `retry`, closed and queued by its `response` or `error` record, in the
+//! trace the host set with [`LogTap::begin`] for the request in progress.
 
 use std::io::Write as _;
 use std::pin::Pin;
@@ -15,7 +20,9 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
+use super::export::Exporter;
 use super::metrics::{CallInfo, Metrics, Record};
+use super::otlp::{CallSpan, TraceContext};
 
 /// Longest line kept; a longer one is passed on in pieces and not parsed.
 const MAX_LINE: usize = 64 * 1024;
@@ -24,23 +31,45 @@ const MAX_LINE: usize = 64 * 1024;
 struct Inner {
     partial: Vec<u8>,
     call: CallInfo,
+    /// The trace of the request in progress ([`LogTap::begin`]).
+    trace: Option<TraceContext>,
+    /// The span of the call in progress, until its last record.
+    span: Option<CallSpan>,
 }
 
 /// A per-store stderr that feeds [`Metrics`]. Cheap to clone (an `Arc`).
 #[derive(Debug, Clone)]
 pub struct LogTap {
     metrics: Arc<Metrics>,
+    exporter: Option<Exporter>,
     inner: Arc<Mutex<Inner>>,
 }
 
 impl LogTap {
     pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self::with_exporter(metrics, None)
+    }
+
+    /// A tap whose calls also become spans, queued on `exporter`.
+    pub fn with_exporter(metrics: Arc<Metrics>, exporter: Option<Exporter>) -> Self {
         Self {
             metrics,
+            exporter,
             inner: Arc::new(Mutex::new(Inner {
                 partial: Vec::new(),
                 call: CallInfo::default(),
+                trace: None,
+                span: None,
             })),
+        }
+    }
+
+    /// A request starts on this tap's instance: its calls' spans belong
+    /// to `trace` (their parent is the request's span).
+    pub fn begin(&self, trace: TraceContext) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.trace = Some(trace);
+            inner.span = None;
         }
     }
 
@@ -76,8 +105,13 @@ impl LogTap {
             if let Ok(text) = std::str::from_utf8(&whole)
                 && let Some(record) = Record::parse(text)
             {
-                let Inner { call, .. } = &mut *inner;
+                let Inner {
+                    call, trace, span, ..
+                } = &mut *inner;
                 self.metrics.record(&record, call);
+                if let Some(exporter) = &self.exporter {
+                    trace_record(exporter, &record, *trace, span);
+                }
             }
         }
         if inner.partial.len().saturating_add(rest.len()) > MAX_LINE {
@@ -85,6 +119,37 @@ impl LogTap {
         } else {
             inner.partial.extend_from_slice(rest);
         }
+    }
+}
+
+/// One record of a call, for its span.
+fn trace_record(
+    exporter: &Exporter,
+    record: &Record,
+    trace: Option<TraceContext>,
+    span: &mut Option<CallSpan>,
+) {
+    match record.event.as_str() {
+        "request" => {
+            let ctx = trace.unwrap_or_else(TraceContext::root);
+            *span = Some(CallSpan::start(ctx, record));
+        }
+        "retry" => {
+            if let Some(s) = span {
+                s.retry(record);
+            }
+        }
+        "response" | "error" => {
+            // An error before the `request` record (an invalid request)
+            // still gets a span, of its own record only.
+            let open = span.take().unwrap_or_else(|| {
+                CallSpan::start(trace.unwrap_or_else(TraceContext::root), record)
+            });
+            if let Some(done) = open.finish(record) {
+                exporter.export(done);
+            }
+        }
+        _ => {}
     }
 }
 

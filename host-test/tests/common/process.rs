@@ -25,7 +25,13 @@ impl ServeProcess {
     /// `host-test --component <proxy> serve --listen 127.0.0.1:0 <args>`;
     /// returns once it printed the address it serves on.
     pub fn start(args: &[&std::ffi::OsStr]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`Self::start`] with these environment variables set.
+    pub fn start_with_env(args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_host-test"))
+            .envs(envs.iter().copied())
             .arg("--component")
             .arg(proxy_component())
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -59,6 +65,16 @@ impl ServeProcess {
             panic!("serve did not start within 60 s:\n{log}");
         };
         Self { child, url, stderr }
+    }
+
+    /// SIGINT (Ctrl-C), then wait for the process to exit.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -INT failed");
+        self.child.wait().expect("serve exits")
     }
 
     /// SIGKILL, then reap: no destructor, no flush, no clean shutdown.

@@ -147,10 +147,19 @@ pub fn api_error(e: &w::GatewayError) -> ApiError {
             429,
             "insufficient_quota",
             (
-                format!(
-                    "budget exceeded: spent {} of {} micro-USD",
-                    b.spent_micro_usd, b.budget_micro_usd
-                ),
+                if b.spent_micro_usd < b.budget_micro_usd {
+                    format!(
+                        "budget exceeded: spent {} of {} micro-USD; this request's worst-case \
+                         cost does not fit in what is left and what requests in flight hold \
+                         (a lower max_tokens reserves less)",
+                        b.spent_micro_usd, b.budget_micro_usd
+                    )
+                } else {
+                    format!(
+                        "budget exceeded: spent {} of {} micro-USD",
+                        b.spent_micro_usd, b.budget_micro_usd
+                    )
+                },
                 Some("insufficient_quota".into()),
                 None,
                 None,

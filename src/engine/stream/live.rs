@@ -7,6 +7,8 @@ use std::collections::VecDeque;
 use crate::config::{CacheConfig, LoggingConfig, WireFormat};
 use crate::encoding;
 use crate::engine::env::Env;
+use crate::engine::hold::Hold;
+use crate::engine::ratelimit::Subject;
 use crate::engine::trace::{ResponseInfo, Tracer};
 use crate::engine::{Gateway, cache, retry};
 use crate::error::{GatewayError, Result};
@@ -30,6 +32,9 @@ pub(crate) struct Context {
     pub model: String,
     pub caller: Option<String>,
     pub cache: Option<(CacheConfig, String)>,
+    /// The call's reservations: settled at `done`, released at `error` or
+    /// when the stream is abandoned.
+    pub hold: Hold,
 }
 
 /// Largest streamed output kept for the cache; a longer stream is not cached.
@@ -177,6 +182,16 @@ impl<B: Body> LiveStream<B> {
             inflate: None,
             inflate_pending: false,
             call_secrets: None,
+        }
+    }
+
+    /// The stream is dropped by its caller: whatever it still holds
+    /// against the budget and the token limits is given back (a stream
+    /// that ended has settled or released already).
+    pub fn abandon<H: Http>(&mut self, gw: &Gateway, env: &Env<'_, H>) {
+        self.body = None;
+        if let Some(ctx) = &mut self.ctx {
+            ctx.hold.release(gw, env.kv, env.clock.now_ms());
         }
     }
 
@@ -390,20 +405,26 @@ impl<B: Body> LiveStream<B> {
             StreamEvent::Done(done) => {
                 self.finished = true;
                 self.body = None; // close the upstream connection now
-                if let Some(ctx) = self.ctx.take() {
+                if let Some(mut ctx) = self.ctx.take() {
                     done.provider.clone_from(&ctx.provider);
                     if done.model.is_empty() {
                         done.model.clone_from(&ctx.model);
                     }
+                    let subject = Subject {
+                        provider: &ctx.provider,
+                        model: &ctx.model,
+                        caller: ctx.caller.as_deref(),
+                    };
                     // Accounting failures cannot turn a finished stream into
                     // an error: the tokens were produced and delivered.
-                    done.cost_micro_usd = gw
-                        .account(
-                            env,
-                            &ctx.provider,
-                            &ctx.model,
-                            ctx.caller.as_deref(),
+                    done.cost_micro_usd = ctx
+                        .hold
+                        .settle(
+                            gw,
+                            env.kv,
+                            &subject,
                             done.usage.as_ref(),
+                            env.clock.now_ms(),
                         )
                         .unwrap_or(None);
                     if let (Some((config, key)), Some(rec)) = (&ctx.cache, self.recorder.take())
@@ -441,6 +462,9 @@ impl<B: Body> LiveStream<B> {
                     .scrub_error(e);
                 self.finished = true;
                 self.body = None;
+                if let Some(ctx) = &mut self.ctx {
+                    ctx.hold.release(gw, env.kv, env.clock.now_ms());
+                }
                 let provider = self.ctx.as_ref().map(|c| c.provider.clone());
                 if let Some(p) = &provider {
                     *e = e.clone().with_provider(p);

@@ -34,6 +34,8 @@ impl Gateway {
         opts: &RunOptions,
     ) -> Result<LiveStream<H::Body>> {
         let started_ms = env.clock.now_ms();
+        let bounded = super::estimate::bounded(opts, self.reserves());
+        let opts: &RunOptions = &bounded;
         let mut call = self.begin(env, "stream", model, &opts.headers);
         let result = (|| {
             let chat = match call.start_chat(model, input, opts, true)? {
@@ -56,6 +58,7 @@ impl Gateway {
                 model: target.model.clone(),
                 caller: opts.caller.clone(),
                 cache: chat.cache.map(|(c, k)| (c.clone(), k)),
+                hold: std::mem::take(&mut call.hold),
             };
             stream.set_context(context, std::mem::take(&mut call.attempts));
             Ok(stream)

@@ -24,7 +24,7 @@ type Built = (String, Vec<(String, String)>, Value);
 /// Anthropic requires `max_tokens`; this is sent when the caller gives none.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
-fn thinking_budget(e: ReasoningEffort) -> u32 {
+pub(crate) fn thinking_budget(e: ReasoningEffort) -> u32 {
     match e {
         ReasoningEffort::Low => 1024,
         ReasoningEffort::Medium => 4096,
@@ -217,16 +217,21 @@ pub(crate) fn finish_reason(s: &str) -> FinishReason {
 fn usage(u: &wire::WireUsage) -> Usage {
     let write = u.cache_creation_input_tokens.unwrap_or(0);
     let read = u.cache_read_input_tokens.unwrap_or(0);
+    let output_tokens = u.output_tokens.unwrap_or(0);
     Usage {
         input_tokens: u
             .input_tokens
             .unwrap_or(0)
             .saturating_add(write)
             .saturating_add(read),
-        output_tokens: u.output_tokens.unwrap_or(0),
+        output_tokens,
         cache_read_tokens: read,
         cache_write_tokens: write,
-        reasoning_tokens: 0,
+        reasoning_tokens: u
+            .output_tokens_details
+            .and_then(|d| d.thinking_tokens)
+            .unwrap_or(0)
+            .min(output_tokens),
     }
 }
 
@@ -354,6 +359,7 @@ impl StreamState {
             .cache_creation_input_tokens
             .or(base.cache_creation_input_tokens);
         base.cache_read_input_tokens = u.cache_read_input_tokens.or(base.cache_read_input_tokens);
+        base.output_tokens_details = u.output_tokens_details.or(base.output_tokens_details);
     }
 }
 

@@ -430,3 +430,43 @@ fn parse_chat_json_tool_becomes_text() {
     assert!(c.tool_calls.is_empty());
     assert_eq!(c.finish_reason, Some(FinishReason::Stop));
 }
+
+// ------------------------------------------------ regressions (issue 13.4)
+
+#[test]
+fn parse_chat_thinking_tokens_become_reasoning_tokens() {
+    let body = br#"{"model":"claude-opus-4-6","content":[{"type":"thinking","thinking":"2+2","signature":"s"},{"type":"text","text":"4"}],
+        "stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":95,"output_tokens_details":{"thinking_tokens":80}}}"#;
+    let u = parse_chat(body).unwrap().usage.unwrap();
+    assert_eq!((u.output_tokens, u.reasoning_tokens), (95, 80));
+}
+
+#[test]
+fn usage_thinking_tokens_never_exceed_output_tokens() {
+    let body = br#"{"model":"m","content":[],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":7,"output_tokens_details":{"thinking_tokens":9}}}"#;
+    let u = parse_chat(body).unwrap().usage.unwrap();
+    assert_eq!((u.output_tokens, u.reasoning_tokens), (7, 7));
+}
+
+#[test]
+fn stream_message_delta_thinking_tokens_become_reasoning_tokens() {
+    let body = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"4\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":60,\"output_tokens_details\":{\"thinking_tokens\":50}}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    match fixture(body.as_bytes()).last() {
+        Some(StreamEvent::Done(d)) => assert_eq!(
+            d.usage,
+            Some(Usage {
+                input_tokens: 10,
+                output_tokens: 60,
+                reasoning_tokens: 50,
+                ..Usage::default()
+            })
+        ),
+        other => panic!("expected done, got {other:?}"),
+    }
+}

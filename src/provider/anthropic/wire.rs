@@ -81,6 +81,16 @@ pub(super) struct WireUsage {
     pub cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     pub cache_read_input_tokens: Option<u64>,
+    /// A breakdown of `output_tokens` (newer API versions).
+    #[serde(default)]
+    pub output_tokens_details: Option<OutputTokensDetails>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+pub(super) struct OutputTokensDetails {
+    /// Output tokens spent on thinking; at most `output_tokens`.
+    #[serde(default)]
+    pub thinking_tokens: Option<u64>,
 }
 
 // ---------------------------------------------------------------- stream

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::common::{ChatCall, StreamDecoder, bad_body, caller_json, from_json};
+use super::common::{ChatCall, StreamDecoder, bad_body, caller_json, from_json, generated_call_id};
 use super::error_map::map_stream_error;
 use crate::config::{Endpoint, OPENAI_BASE, ProviderKind};
 use crate::engine::retry;
@@ -181,9 +181,10 @@ pub(crate) fn finish_reason(s: &str) -> FinishReason {
 }
 
 fn usage(u: &wire::WireUsage) -> Usage {
+    let output_tokens = u.completion_tokens.unwrap_or(0);
     Usage {
         input_tokens: u.prompt_tokens.unwrap_or(0),
-        output_tokens: u.completion_tokens.unwrap_or(0),
+        output_tokens,
         cache_read_tokens: u
             .prompt_tokens_details
             .as_ref()
@@ -194,7 +195,9 @@ fn usage(u: &wire::WireUsage) -> Usage {
             .completion_tokens_details
             .as_ref()
             .and_then(|d| d.reasoning_tokens)
-            .unwrap_or(0),
+            .unwrap_or(0)
+            // A subset of the output tokens, whatever a server claims.
+            .min(output_tokens),
     }
 }
 
@@ -238,9 +241,18 @@ fn completion_from(r: wire::ChatResponse) -> Result<Completion> {
         .into_iter()
         .find(|c| c.index.unwrap_or(0) == 0)
         .ok_or_else(|| bad_body("chat completion has no choices".into()))?;
-    let msg = choice
-        .message
-        .ok_or_else(|| bad_body("chat completion choice has no message".into()))?;
+    let msg = match (choice.message, choice.text) {
+        (Some(m), _) => m,
+        // A text-completion choice (`object: text_completion`), which some
+        // Workers AI models return: its text is `text`, not a message.
+        (None, Some(text)) => wire::RespMessage {
+            content: Some(Value::String(text)),
+            ..wire::RespMessage::default()
+        },
+        (None, None) => {
+            return Err(bad_body("chat completion choice has no message".into()));
+        }
+    };
     let mut text = content_text(msg.content.as_ref());
     let mut finish = choice.finish_reason.as_deref().map(finish_reason);
     if let Some(refusal) = msg.refusal.filter(|r| !r.is_empty()) {
@@ -258,7 +270,10 @@ fn completion_from(r: wire::ChatResponse) -> Result<Completion> {
             let f = c.function;
             let name = f.as_ref().and_then(|f| f.name.clone()).unwrap_or_default();
             let args = arguments_text(f.as_ref().and_then(|f| f.arguments.as_ref()));
-            ToolCall::from_raw_arguments(c.id.unwrap_or_else(|| format!("call_{i}")), name, &args)
+            let id =
+                c.id.filter(|id| !id.is_empty())
+                    .unwrap_or_else(|| generated_call_id(i));
+            ToolCall::from_raw_arguments(id, name, &args)
         })
         .collect();
     Ok(Completion {
@@ -353,7 +368,7 @@ impl StreamState {
     fn flush_calls(&mut self, out: &mut Vec<StreamEvent>) {
         for (i, c) in std::mem::take(&mut self.calls) {
             let id = if c.id.is_empty() {
-                format!("call_{i}")
+                generated_call_id(i)
             } else {
                 c.id
             };

@@ -401,3 +401,64 @@ fn parse_embed_repeated_or_skipped_index_is_upstream_error() {
     let (v, _, _) = parse_embed(br#"{"data":[{"embedding":[1.0]},{"embedding":[2.0]}]}"#).unwrap();
     assert_eq!(v, vec![vec![1.0], vec![2.0]]);
 }
+
+// ------------------------------------------------ regressions (issue 13.4)
+
+#[test]
+fn stream_usage_chunk_reasoning_tokens_reach_done() {
+    // The recorded usage chunk, with a reasoning model's count in it.
+    let body = include_bytes!("../../../tests/fixtures/openai/text_with_usage.sse");
+    let s = std::str::from_utf8(body).unwrap().replace(
+        r#""completion_tokens_details":{"reasoning_tokens":0}"#,
+        r#""completion_tokens_details":{"reasoning_tokens":9}"#,
+    );
+    assert_ne!(s.as_bytes(), body, "the fixture carries reasoning_tokens");
+    let ev = decode_checked(WireFormat::OpenAi, s.as_bytes());
+    match ev.last() {
+        Some(StreamEvent::Done(d)) => assert_eq!(
+            d.usage,
+            Some(Usage {
+                input_tokens: 79,
+                output_tokens: 14,
+                reasoning_tokens: 9,
+                ..Usage::default()
+            })
+        ),
+        other => panic!("expected done, got {other:?}"),
+    }
+}
+
+#[test]
+fn usage_reasoning_tokens_never_exceed_output_tokens() {
+    let body = br#"{"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"x"},"finish_reason":"stop"}],
+        "usage":{"prompt_tokens":1,"completion_tokens":3,"completion_tokens_details":{"reasoning_tokens":40}}}"#;
+    let u = parse_chat(body).unwrap().usage.unwrap();
+    assert_eq!((u.output_tokens, u.reasoning_tokens), (3, 3));
+}
+
+#[test]
+fn parse_chat_missing_or_empty_call_ids_are_generated_with_aigw_prefix() {
+    let body = br#"{"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[
+        {"type":"function","function":{"name":"a","arguments":"{}"}},
+        {"id":"","type":"function","function":{"name":"b","arguments":"{}"}},
+        {"id":"call_0","type":"function","function":{"name":"c","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#;
+    let ids: Vec<String> = parse_chat(body)
+        .unwrap()
+        .tool_calls
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, vec!["aigw_0", "aigw_1", "call_0"]);
+}
+
+#[test]
+fn stream_missing_call_id_is_generated_with_aigw_prefix() {
+    let body = concat!(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"a\",\"arguments\":\"{}\"}},{\"index\":1,\"id\":\"call_0\",\"function\":{\"name\":\"b\",\"arguments\":\"{}\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let ev = decode_checked(WireFormat::OpenAi, body.as_bytes());
+    assert_eq!(ev[0], tool("aigw_0", "a", "{}"));
+    assert_eq!(ev[1], tool("call_0", "b", "{}"));
+}

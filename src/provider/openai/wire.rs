@@ -107,11 +107,14 @@ pub(super) struct Choice {
     pub index: Option<u32>,
     #[serde(default)]
     pub message: Option<RespMessage>,
+    /// The text of a text-completion choice (no `message`).
+    #[serde(default)]
+    pub text: Option<String>,
     #[serde(default)]
     pub finish_reason: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(super) struct RespMessage {
     /// A string, or an array of `{type: text, text}` parts on some servers.
     #[serde(default)]

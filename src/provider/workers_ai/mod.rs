@@ -9,9 +9,11 @@
 
 mod wire;
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
-use super::common::{ChatCall, StreamDecoder, bad_body, caller_json, from_json};
+use super::common::{ChatCall, StreamDecoder, bad_body, caller_json, from_json, generated_call_id};
 use super::error_map::map_stream_error;
 use super::openai;
 use crate::config::Endpoint;
@@ -73,8 +75,10 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
     if let Some(p) = opts.top_p {
         body.insert("top_p".into(), json!(p));
     }
-    // Workers AI has no tool_choice: `none` drops the tools, the rest send
-    // them and let the model decide.
+    // The run API has no tool_choice: `none` drops the tools, `auto` sends
+    // them and lets the model decide, and a forced choice is refused rather
+    // than silently downgraded to `auto`.
+    check_tool_choice(call)?;
     if !opts.tools.is_empty() && opts.tool_choice != Some(ToolChoice::None) {
         let tools = opts
             .tools
@@ -118,6 +122,23 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<Built> {
     ))
 }
 
+/// Refuse `tool-choice` `required` or `named`: the Workers AI run API
+/// (`/ai/run/{model}`, traditional function calling) documents no
+/// `tool_choice`, so the model would be free to answer without the tool.
+fn check_tool_choice(call: &ChatCall<'_>) -> Result<()> {
+    let choice = match &call.options.tool_choice {
+        Some(ToolChoice::Required) => "required".to_owned(),
+        Some(ToolChoice::Named(n)) => format!("named({n:?})"),
+        Some(ToolChoice::Auto | ToolChoice::None) | None => return Ok(()),
+    };
+    Err(GatewayError::validation(format!(
+        "tool-choice {choice} is not supported by provider {:?} (workers-ai): the Workers AI \
+         run API cannot force a tool call; use tool-choice auto or none (a model whose own \
+         schema takes `tool_choice` can be given it through extra-body)",
+        call.endpoint.name
+    )))
+}
+
 fn message(m: &Message) -> Value {
     let role = match m.role {
         Role::System => "system",
@@ -148,9 +169,17 @@ fn message(m: &Message) -> Value {
 }
 
 fn usage(u: &wire::WireUsage) -> Usage {
+    let output_tokens = u.completion_tokens.unwrap_or(0);
     Usage {
         input_tokens: u.prompt_tokens.unwrap_or(0),
-        output_tokens: u.completion_tokens.unwrap_or(0),
+        output_tokens,
+        // A subset of the output tokens, whatever the provider claims.
+        reasoning_tokens: u
+            .completion_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens)
+            .unwrap_or(0)
+            .min(output_tokens),
         ..Usage::default()
     }
 }
@@ -178,11 +207,18 @@ fn unwrap_envelope(env: wire::Envelope) -> Result<Value> {
         .ok_or_else(|| bad_body("Workers AI response has no result".into()))
 }
 
-fn tool_call(i: usize, v: &Value) -> ToolCall {
-    let id = v
-        .get("id")
+/// The id the provider gave a tool call, if any.
+fn provider_call_id(v: &Value) -> Option<&str> {
+    v.get("id")
         .and_then(Value::as_str)
-        .map_or_else(|| format!("call_{i}"), str::to_owned);
+        .filter(|s| !s.is_empty())
+}
+
+/// A tool call from one `tool_calls` entry; `i` is its position in the
+/// response, used for a generated id when the provider gave none (see
+/// [`generated_call_id`]).
+fn tool_call(i: usize, v: &Value) -> ToolCall {
+    let id = provider_call_id(v).map_or_else(|| generated_call_id(i), str::to_owned);
     let f = v.get("function").unwrap_or(v);
     let name = f
         .get("name")
@@ -197,19 +233,41 @@ fn tool_call(i: usize, v: &Value) -> ToolCall {
     ToolCall::from_raw_arguments(id, name, &args)
 }
 
+/// A `response` or `text` value as text: `None` when absent, null or empty.
+fn result_text(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(Value::Null | Value::String(_)) | None => None,
+        Some(other) => Some(other.to_string()), // JSON mode returns an object
+    }
+}
+
+fn text_completion(text: String) -> Completion {
+    Completion {
+        text,
+        reasoning: None,
+        tool_calls: Vec::new(),
+        usage: None,
+        model: String::new(),
+        finish_reason: Some(FinishReason::Stop),
+    }
+}
+
 pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     let env: wire::Envelope = from_json(body, "Workers AI response")?;
     let result = unwrap_envelope(env)?;
     if result.get("choices").is_some() {
         return openai::parse_chat_value(result);
     }
+    // Some models' documented output is a bare string.
+    if let Value::String(s) = result {
+        return Ok(text_completion(s));
+    }
     let r: wire::RunResult = serde_json::from_value(result)
         .map_err(|e| bad_body(format!("Workers AI result has an unexpected shape: {e}")))?;
-    let text = match r.response {
-        Some(Value::String(s)) => s,
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(), // JSON mode returns an object
-    };
+    let text = result_text(r.response)
+        .or_else(|| result_text(r.text))
+        .unwrap_or_default();
     let tool_calls: Vec<ToolCall> = r
         .tool_calls
         .unwrap_or_default()
@@ -255,11 +313,17 @@ pub(crate) fn parse_embed(body: &[u8]) -> Result<super::common::Embeddings> {
 
 /// Decoder state for a Workers AI stream: `data: {"response": "..."}`
 /// deltas, optional `tool_calls`, `usage` in the last data event, `[DONE]`.
+///
+/// Tool calls are collected and emitted, in order of first appearance, just
+/// before `done`: a model may repeat a call (same provider id) in a later
+/// frame, and the caller must see it once, or it would run the tool twice.
 #[derive(Debug)]
 pub struct StreamState {
     model: String,
     usage: Option<Usage>,
-    tool_calls: usize,
+    calls: Vec<ToolCall>,
+    /// Provider id -> position in `calls`.
+    by_id: HashMap<String, usize>,
     ended: bool,
 }
 
@@ -268,18 +332,51 @@ impl StreamState {
         Self {
             model: model.to_owned(),
             usage: None,
-            tool_calls: 0,
+            calls: Vec::new(),
+            by_id: HashMap::new(),
             ended: false,
         }
     }
 
+    /// Record one `tool_calls` entry. A provider id already seen updates
+    /// that call (a non-empty name or arguments in the later frame win)
+    /// instead of adding a second one.
+    fn add_call(&mut self, v: &Value) {
+        let Some(id) = provider_call_id(v) else {
+            let call = tool_call(self.calls.len(), v);
+            self.calls.push(call);
+            return;
+        };
+        if let Some(&at) = self.by_id.get(id) {
+            let later = tool_call(at, v);
+            if let Some(call) = self.calls.get_mut(at) {
+                if !later.name.is_empty() {
+                    call.name = later.name;
+                }
+                if later.raw_arguments.is_some() || later.arguments != "{}" {
+                    call.arguments = later.arguments;
+                    call.raw_arguments = later.raw_arguments;
+                }
+            }
+            return;
+        }
+        self.by_id.insert(id.to_owned(), self.calls.len());
+        let call = tool_call(self.calls.len(), v);
+        self.calls.push(call);
+    }
+
     fn done(&mut self, out: &mut Vec<StreamEvent>) {
         self.ended = true;
-        let finish = if self.tool_calls > 0 {
-            FinishReason::ToolCalls
-        } else {
+        let finish = if self.calls.is_empty() {
             FinishReason::Stop
+        } else {
+            FinishReason::ToolCalls
         };
+        out.extend(
+            std::mem::take(&mut self.calls)
+                .into_iter()
+                .map(StreamEvent::ToolUse),
+        );
         out.push(StreamEvent::Done(StreamDone {
             usage: self.usage,
             finish_reason: Some(finish),
@@ -328,8 +425,7 @@ impl StreamDecoder for StreamState {
             Some(other) => out.push(StreamEvent::Text(other.to_string())),
         }
         for v in chunk.tool_calls.unwrap_or_default() {
-            out.push(StreamEvent::ToolUse(tool_call(self.tool_calls, &v)));
-            self.tool_calls += 1;
+            self.add_call(&v);
         }
         if let Some(u) = &chunk.usage {
             self.usage = Some(usage(u));

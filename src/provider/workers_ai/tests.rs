@@ -96,7 +96,7 @@ fn parse_chat_response_usage_and_traditional_tool_calls() {
     assert_eq!(
         c.tool_calls,
         vec![ToolCall {
-            id: "call_0".into(),
+            id: "aigw_0".into(),
             name: "getWeather".into(),
             arguments: r#"{"latitude":"51.5","longitude":"-0.1"}"#.into(),
             raw_arguments: None
@@ -181,4 +181,217 @@ fn embed_request_and_parse() {
         parse_embed(br#"{"result":{"shape":[2,2],"data":[[0.1,0.2],[0.3,0.4]]},"success":true}"#)
             .unwrap();
     assert_eq!(v, vec![vec![0.1, 0.2], vec![0.3, 0.4]]);
+}
+
+// ------------------------------------------------ regressions (issue 13.4)
+
+fn tools_with(choice: ToolChoice) -> RunOptions {
+    RunOptions {
+        tools: vec![ToolDefinition {
+            name: "get_weather".into(),
+            description: None,
+            parameters: None,
+        }],
+        tool_choice: Some(choice),
+        ..RunOptions::default()
+    }
+}
+
+fn build_err(opts: &RunOptions) -> GatewayError {
+    let ep = endpoint();
+    let input = Input::Prompt("weather in Paris?".into());
+    build_chat(&ChatCall {
+        endpoint: &ep,
+        model: "@cf/meta/llama-3.1-8b-instruct",
+        input: &input,
+        options: opts,
+        stream: false,
+    })
+    .unwrap_err()
+}
+
+#[test]
+fn parse_chat_result_text_field_is_the_text_not_empty() {
+    let body = br#"{"result":{"text":"Bonjour","usage":{"prompt_tokens":4,"completion_tokens":2}},"success":true,"errors":[]}"#;
+    let c = parse_chat(body).unwrap();
+    assert_eq!(c.text, "Bonjour");
+    assert_eq!(c.finish_reason, Some(FinishReason::Stop));
+    assert_eq!(c.usage.unwrap().output_tokens, 2);
+}
+
+#[test]
+fn parse_chat_response_wins_over_text_and_null_response_falls_back() {
+    let both = br#"{"result":{"response":"from response","text":"from text"},"success":true}"#;
+    assert_eq!(parse_chat(both).unwrap().text, "from response");
+    let null = br#"{"result":{"response":null,"text":"from text"},"success":true}"#;
+    assert_eq!(parse_chat(null).unwrap().text, "from text");
+}
+
+#[test]
+fn parse_chat_bare_string_result_is_the_text_not_an_upstream_error() {
+    let body = br#"{"result":"hello","success":true,"errors":[],"messages":[]}"#;
+    let c = parse_chat(body).unwrap();
+    assert_eq!(c.text, "hello");
+    assert!(c.tool_calls.is_empty());
+    assert_eq!(c.finish_reason, Some(FinishReason::Stop));
+}
+
+#[test]
+fn parse_chat_text_completion_choice_is_the_text_not_an_upstream_error() {
+    // `object: text_completion`, as Qwen3 on Workers AI documents it.
+    let body = br#"{"result":{"id":"cmpl-1","object":"text_completion","model":"@cf/qwen/qwen3-30b-a3b-fp8","choices":[{"index":0,"text":"hi there","finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}},"success":true}"#;
+    let c = parse_chat(body).unwrap();
+    assert_eq!(c.text, "hi there");
+    assert_eq!(c.finish_reason, Some(FinishReason::Stop));
+}
+
+#[test]
+fn request_tool_choice_required_is_validation_not_silently_dropped() {
+    let e = build_err(&tools_with(ToolChoice::Required));
+    match e {
+        GatewayError::Validation(m) => {
+            assert!(m.contains("tool-choice required"), "{m}");
+            assert!(m.contains("\"workers\""), "names the provider: {m}");
+        }
+        other => panic!("expected validation, got {other:?}"),
+    }
+}
+
+#[test]
+fn request_tool_choice_named_is_validation_not_silently_dropped() {
+    let e = build_err(&tools_with(ToolChoice::Named("get_weather".into())));
+    match e {
+        GatewayError::Validation(m) => {
+            assert!(m.contains("tool-choice named(\"get_weather\")"), "{m}");
+            assert!(m.contains("\"workers\""), "names the provider: {m}");
+        }
+        other => panic!("expected validation, got {other:?}"),
+    }
+}
+
+#[test]
+fn request_tool_choice_auto_still_sends_the_tools() {
+    let (_, body) = build(
+        &Input::Prompt("x".into()),
+        &tools_with(ToolChoice::Auto),
+        false,
+    );
+    assert_eq!(body["tools"][0]["name"], "get_weather");
+    assert!(body.get("tool_choice").is_none());
+}
+
+#[test]
+fn stream_same_call_id_in_two_frames_gives_one_tool_use() {
+    let body = concat!(
+        "data: {\"response\":\"\",\"tool_calls\":[{\"id\":\"chatcmpl-tool-1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}}]}\n\n",
+        "data: {\"response\":\"\",\"tool_calls\":[{\"id\":\"chatcmpl-tool-1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}}],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":5}}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let ev = decode_checked(WireFormat::WorkersAi, body.as_bytes());
+    let uses: Vec<&ToolCall> = ev
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ToolUse(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        uses,
+        vec![&ToolCall {
+            id: "chatcmpl-tool-1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+            raw_arguments: None
+        }]
+    );
+    assert!(
+        matches!(ev.last(), Some(StreamEvent::Done(d)) if d.finish_reason == Some(FinishReason::ToolCalls))
+    );
+}
+
+#[test]
+fn stream_repeated_call_id_keeps_the_arguments_a_later_frame_completes() {
+    let body = concat!(
+        "data: {\"tool_calls\":[{\"id\":\"t1\",\"function\":{\"name\":\"f\",\"arguments\":null}}]}\n\n",
+        "data: {\"tool_calls\":[{\"id\":\"t1\",\"function\":{\"name\":\"\",\"arguments\":\"{\\\"x\\\":1}\"}}]}\n\n",
+        "data: {\"tool_calls\":[{\"id\":\"t1\",\"function\":{\"name\":\"f\"}}]}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let ev = decode_checked(WireFormat::WorkersAi, body.as_bytes());
+    assert_eq!(
+        ev[0],
+        StreamEvent::ToolUse(ToolCall {
+            id: "t1".into(),
+            name: "f".into(),
+            arguments: r#"{"x":1}"#.into(),
+            raw_arguments: None
+        })
+    );
+    assert!(matches!(ev[1], StreamEvent::Done(_)));
+    assert_eq!(ev.len(), 2);
+}
+
+#[test]
+fn stream_generated_ids_never_collide_with_provider_call_ids() {
+    // The first call has no id; the second carries the provider id `call_0`,
+    // which the old generated id of the first call would have duplicated.
+    let body = concat!(
+        "data: {\"tool_calls\":[{\"name\":\"a\",\"arguments\":{}}]}\n\n",
+        "data: {\"tool_calls\":[{\"id\":\"call_0\",\"name\":\"b\",\"arguments\":{}},{\"name\":\"c\",\"arguments\":{}}]}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let ev = decode_checked(WireFormat::WorkersAi, body.as_bytes());
+    let ids: Vec<&str> = ev
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ToolUse(t) => Some(t.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, vec!["aigw_0", "call_0", "aigw_2"]);
+}
+
+#[test]
+fn parse_chat_generated_ids_never_collide_with_provider_call_ids() {
+    let body = br#"{"result":{"response":"","tool_calls":[{"name":"a","arguments":{}},{"id":"call_0","name":"b","arguments":{}}]},"success":true}"#;
+    let ids: Vec<String> = parse_chat(body)
+        .unwrap()
+        .tool_calls
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, vec!["aigw_0".to_owned(), "call_0".to_owned()]);
+}
+
+#[test]
+fn usage_reasoning_tokens_are_kept_and_never_exceed_output_tokens() {
+    let body = br#"{"result":{"response":"4","usage":{"prompt_tokens":10,"completion_tokens":50,"total_tokens":60,"completion_tokens_details":{"reasoning_tokens":42}}},"success":true}"#;
+    let u = parse_chat(body).unwrap().usage.unwrap();
+    assert_eq!((u.output_tokens, u.reasoning_tokens), (50, 42));
+    let over = br#"{"result":{"response":"4","usage":{"prompt_tokens":10,"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":42}}},"success":true}"#;
+    let u = parse_chat(over).unwrap().usage.unwrap();
+    assert_eq!((u.output_tokens, u.reasoning_tokens), (5, 5));
+}
+
+#[test]
+fn stream_usage_reasoning_tokens_reach_done() {
+    let body = concat!(
+        "data: {\"response\":\"4\"}\n\n",
+        "data: {\"response\":\"\",\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":50,\"completion_tokens_details\":{\"reasoning_tokens\":42}}}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let ev = decode_checked(WireFormat::WorkersAi, body.as_bytes());
+    match ev.last() {
+        Some(StreamEvent::Done(d)) => assert_eq!(d.usage.map(|u| u.reasoning_tokens), Some(42)),
+        other => panic!("expected done, got {other:?}"),
+    }
+}
+
+#[test]
+fn openai_shaped_result_reasoning_tokens_are_kept() {
+    let body = br#"{"result":{"model":"@cf/openai/gpt-oss-20b","choices":[{"index":0,"message":{"role":"assistant","content":"4"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":30,"completion_tokens_details":{"reasoning_tokens":28}}},"success":true}"#;
+    assert_eq!(
+        parse_chat(body).unwrap().usage.unwrap().reasoning_tokens,
+        28
+    );
 }

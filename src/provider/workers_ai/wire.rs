@@ -18,6 +18,9 @@ pub(super) struct RunResult {
     /// Text, or an object in JSON mode.
     #[serde(default)]
     pub response: Option<Value>,
+    /// Where some models put their text instead of `response`.
+    #[serde(default)]
+    pub text: Option<Value>,
     #[serde(default)]
     pub tool_calls: Option<Vec<Value>>,
     #[serde(default)]
@@ -30,6 +33,15 @@ pub(super) struct WireUsage {
     pub prompt_tokens: Option<u64>,
     #[serde(default)]
     pub completion_tokens: Option<u64>,
+    /// OpenAI's shape, which some Workers AI models report.
+    #[serde(default)]
+    pub completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct CompletionDetails {
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
