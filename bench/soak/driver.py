@@ -818,8 +818,12 @@ def finish(args, ledger, rows, idle_marks, before, redis, failed_early, leftover
     m_cost = metric_sum(metrics, "aigw_cost_micro_usd_total")
     redis_cost = sum(counters.get(f"{c}:total:cost", 0) for c in CLIENTS)
     expected_cost = sum(v for (c, m, f), v in exp.items() if f == "cost" and m == MODEL)
+    # What calls in flight hold against a budget (ADR 0013) must all be
+    # given back once nothing is in flight.
+    reserved = {c: counters.get(f"{c}:reserved", 0) for c in CLIENTS}
     verdicts["exact_totals"] = {
-        "pass": exact and totals_exact and m_cost == redis_cost,
+        "pass": exact and totals_exact and m_cost == redis_cost and not any(reserved.values()),
+        "budget_reserved_at_end": reserved,
         "expected_cost_micro_usd": expected_cost,
         "redis_cost_micro_usd_all_models": redis_cost,
         "redis_cost_micro_usd_mock_model": sum(counters.get(f"{c}:m:cost:{MODEL}", 0) for c in CLIENTS),

@@ -138,7 +138,8 @@ cat >"$tmp/proxy-config.json" <<EOF
   "timeout_ms": 3000,
   "logging": {"level": "info", "stderr": true},
   "clients": [
-    {"name": "soak", "key_variable": "soak_key", "budget_micro_usd": 1000000000000, "requests_per_minute": 1000000},
+    {"name": "soak", "key_variable": "soak_key", "budget_micro_usd": 1000000000000,
+     "requests_per_minute": 1000000, "tokens_per_minute": 10000000},
     {"name": "limited", "key_variable": "limited_key", "requests_per_minute": 120}
   ]
 }
