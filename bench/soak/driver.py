@@ -660,6 +660,7 @@ def main():
     start = time.monotonic()
     last_t, last_cpu = start, {n: (proc_sample(pid) or {}).get("cpu_s", 0) for n, pid in procs.items()}
     last_driver = os.times().user + os.times().system
+    unwritten = False
     idle_marks = []
     warm_done = args.warmup <= 0
     minute = 0
@@ -721,10 +722,16 @@ def main():
         rows.append(row)
         jrows.append(dict(row, errors_by_kind=dict(s.errors), violations=dict(s.violations),
                           serve_fds_by_kind=fd_breakdown(args.serve_pid, args.ports)))
-        with open(csv_path, "a") as f:
-            f.write(",".join("" if row.get(c) is None else str(row[c]) for c in cols) + "\n")
-        with open(os.path.join(args.out, "samples.jsonl"), "a") as f:
-            f.write(json.dumps(jrows[-1]) + "\n")
+        try:
+            with open(csv_path, "a") as f:
+                f.write(",".join("" if row.get(c) is None else str(row[c]) for c in cols) + "\n")
+            with open(os.path.join(args.out, "samples.jsonl"), "a") as f:
+                f.write(json.dumps(jrows[-1]) + "\n")
+        except OSError as e:
+            # A full disk (other work on the machine) must not end the run:
+            # every row is rewritten at the end.
+            log(f"writing the samples failed: {e!r}")
+            unwritten = True
         log(f"min {minute}: {row['requests']} req ({row['req_per_s']}/s) ok={row['ok']} err={row['errors']} "
             f"cancel={row['cancelled']} viol={row['stream_violations']} p99={row['p99_ms']}ms | serve rss={row['serve_rss_kb']}kB "
             f"(wasm {row['serve_rss_wasm_kb']} host {row['serve_rss_host_kb']}) "
@@ -740,6 +747,14 @@ def main():
     for w in workers:
         w.join(timeout=args.client_timeout + 5)
     leftover = ledger.take()
+    if unwritten:
+        with open(csv_path, "w") as f:
+            f.write(",".join(cols) + "\n")
+            for row in rows:
+                f.write(",".join("" if row.get(c) is None else str(row[c]) for c in cols) + "\n")
+        with open(os.path.join(args.out, "samples.jsonl"), "w") as f:
+            for r in jrows:
+                f.write(json.dumps(r) + "\n")
     summary = finish(args, ledger, rows, idle_marks, before, redis, failed_early, leftover, log)
     return summary
 

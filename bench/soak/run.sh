@@ -7,7 +7,8 @@
 #   bench/soak/run.sh [DURATION_S [CONCURRENCY [RATE]]]    defaults: 1800 8 60
 #
 # Environment: WARMUP_S (default 300, or a sixth of a shorter run),
-# SAMPLE_S (seconds between samples, default 60), OUT
+# SAMPLE_S (seconds between samples, default 60), SERVE_ARGS (more
+# arguments for serve, e.g. "--max-idle 0" or "--pooling"), OUT
 # (results directory, default bench/soak/results/<UTC time>), FAULT_RATE
 # (default 0.05), SEED (1), SOAK_NO_BUILD=1 (use target/debug/host-test as
 # it is), KEEP_TMP=1 (keep the temporary directory with the full logs).
@@ -148,7 +149,11 @@ cp "$tmp/proxy-config.json" "$out/proxy-config.json"
 serve_cmd=("$bin" serve --listen "127.0.0.1:$serve_port" --config "$tmp/proxy-config.json"
   --redis "redis://127.0.0.1:$redis_port" --var upstream_key=sk-mock-upstream
   --var soak_key=sk-soak-client --var limited_key=sk-soak-limited)
-"${serve_cmd[@]}" 2>"$tmp/serve.log" >/dev/null &
+# shellcheck disable=SC2206 # word splitting of SERVE_ARGS is the point
+[[ -n ${SERVE_ARGS:-} ]] && serve_cmd+=($SERVE_ARGS)
+# No OTLP export: the soak measures serve alone.
+env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \
+  "${serve_cmd[@]}" 2>"$tmp/serve.log" >/dev/null &
 serve_pid=$!
 pids+=("$serve_pid")
 serve=http://127.0.0.1:$serve_port
