@@ -16,8 +16,10 @@ use super::{Body, State};
 /// `GET hits`, `GET requests`, `GET outcomes` (how each streamed reply
 /// ended), `POST reset`, `POST reply` (queue a reply:
 /// `{"status", "headers": [[k, v]], "body", "sse_delay_ms"?}`; with
-/// `sse_delay_ms` the body is sent as SSE events that far apart). Admin
-/// calls are not recorded as upstream traffic.
+/// `sse_delay_ms` the body is sent as SSE events that far apart), `POST
+/// chaos` (random faults, see `chaos.rs`; `{"rate": 0}` turns them off)
+/// and `GET chaos` (what they produced). Admin calls are not recorded as
+/// upstream traffic.
 pub(super) fn admin_reply(
     state: &Arc<State>,
     method: &str,
@@ -129,6 +131,28 @@ pub(super) fn admin_reply(
             }
             json_reply(200, json!({"queued": true}))
         }
+        ("POST", "chaos") => {
+            let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            match super::chaos::Chaos::from_json(&v) {
+                Ok(c) => {
+                    let report = c.report();
+                    if let Ok(mut slot) = state.chaos.lock() {
+                        *slot = Some(c);
+                    }
+                    json_reply(200, report)
+                }
+                Err(e) => json_reply(400, json!({"error": e})),
+            }
+        }
+        ("GET", "chaos") => match state
+            .chaos
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(super::chaos::Chaos::report))
+        {
+            Some(r) => json_reply(200, r),
+            None => json_reply(200, json!({"rate": 0, "served": 0})),
+        },
         _ => json_reply(
             404,
             json!({"error": format!("no mock admin route {method} /__mock/{path}")}),

@@ -14,10 +14,12 @@
 //!
 //! Files: [`reply`] (scripted replies and bodies), [`respond`] (writing them),
 //! [`faults`] (below-HTTP faults), [`canned`] (provider bodies, shared with
-//! the fault tests), `admin` (the `/__mock/` API); the server is here.
+//! the fault tests), `chaos` (random faults for soak runs), `admin` (the
+//! `/__mock/` API); the server is here.
 
 mod admin;
 pub mod canned;
+mod chaos;
 pub mod faults;
 pub mod reply;
 pub mod respond;
@@ -89,6 +91,8 @@ pub(super) struct State {
     pub(super) outcomes: Mutex<Vec<StreamOutcome>>,
     /// Delay between events of default (unscripted) streams.
     pub(super) pace: Mutex<Duration>,
+    /// Random faults instead of default replies (`POST /__mock/chaos`).
+    pub(super) chaos: Mutex<Option<chaos::Chaos>>,
 }
 
 /// A running mock upstream. Stops when dropped.
@@ -258,7 +262,11 @@ async fn handle(
         body,
         at,
     };
-    if let Ok(mut r) = state.requests.lock() {
+    let keep = state
+        .chaos
+        .lock()
+        .map_or(true, |c| c.as_ref().is_none_or(|c| c.record));
+    if keep && let Ok(mut r) = state.requests.lock() {
         r.push(rec.clone());
     }
     if let Some(problem) = length_problem(&rec) {
@@ -270,9 +278,17 @@ async fn handle(
     }
     let scripted = state.script.lock().ok().and_then(|mut s| s.pop_front());
     let pace = state.pace.lock().map(|p| *p).unwrap_or_default();
-    let reply = match scripted {
-        Some(r) => r,
-        None => canned::default_reply(&rec, pace),
+    let chaotic = match scripted {
+        Some(_) => None,
+        None => state
+            .chaos
+            .lock()
+            .ok()
+            .and_then(|mut c| c.as_mut().map(|c| c.reply(&rec))),
+    };
+    let reply = match (scripted, chaotic) {
+        (Some(r), _) | (None, Some(r)) => r,
+        (None, None) => canned::default_reply(&rec, pace),
     };
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
