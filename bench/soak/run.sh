@@ -8,7 +8,8 @@
 #
 # Environment: WARMUP_S (default 300, or a sixth of a shorter run),
 # SAMPLE_S (seconds between samples, default 60), SERVE_ARGS (more
-# arguments for serve, e.g. "--max-idle 0" or "--pooling"), OUT
+# arguments for serve, e.g. "--max-idle 0" or "--pooling"), DRIVER_ARGS
+# (more for driver.py, e.g. "--stream-share 0"), OUT
 # (results directory, default bench/soak/results/<UTC time>), FAULT_RATE
 # (default 0.05), SEED (1), SOAK_NO_BUILD=1 (use target/debug/host-test as
 # it is), KEEP_TMP=1 (keep the temporary directory with the full logs).
@@ -162,7 +163,7 @@ echo "== serve on $serve (pid $serve_pid)"
 
 # ---------------------------------------------------------------- load
 {
-  echo "command: bench/soak/run.sh $duration $concurrency $rate (WARMUP_S=$warmup SAMPLE_S=$sample_s FAULT_RATE=$fault_rate SEED=$seed)"
+  echo "command: bench/soak/run.sh $duration $concurrency $rate (WARMUP_S=$warmup SAMPLE_S=$sample_s FAULT_RATE=$fault_rate SEED=$seed SERVE_ARGS=${SERVE_ARGS:-} DRIVER_ARGS=${DRIVER_ARGS:-})"
   echo "commit: $(git rev-parse HEAD) ($(git rev-parse --abbrev-ref HEAD))$(git diff --quiet HEAD || echo ' + uncommitted changes')"
   echo "started: $(date -u +%FT%TZ)"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
@@ -176,7 +177,7 @@ set +e
 python3 bench/soak/driver.py --url "$serve" --mock-url "$mock" --redis-port "$redis_port" \
   --serve-pid "$serve_pid" --mock-pid "$mock_pid" --redis-pid "$redis_pid" \
   --duration "$duration" --concurrency "$concurrency" --rate "$rate" --warmup "$warmup" \
-  --sample-s "$sample_s" --seed "$seed" --out "$out" 2>&1 | tee "$out/driver.log"
+  --sample-s "$sample_s" --seed "$seed" --out "$out" ${DRIVER_ARGS:-} 2>&1 | tee "$out/driver.log"
 rc=${PIPESTATUS[0]}
 set -e
 
