@@ -1,25 +1,38 @@
-//! A client that goes away cancels its call: the guest's task is aborted,
-//! which drops its store, and with it the upstream request it is waiting
-//! on, at once, not when the next upstream byte arrives.
+//! A client that goes away cancels its call at once, not when the next
+//! upstream byte arrives.
 //!
 //! hyper drops a response body when the client's connection closes (HTTP/1
 //! half-close is off, so a read EOF ends the connection), and drops the
 //! service future when the client leaves before the response head. Both
-//! drop a [`CallGuard`]: it aborts the task unless the body reached its
-//! end first, so a finished call still returns its instance to the pool.
+//! drop a [`CallGuard`], which, unless the body reached its end first,
+//! cancels the call's token (`HostState::arm_cancel`): the upstream request
+//! the guest waits on fails there and then (its connection closes), and so
+//! does every later one, without retry. The guest then ends the call
+//! itself: its stream ends with one terminal event and its cleanup runs,
+//! so a budget's reservation is released rather than held forever, as it
+//! was when the task was aborted and the store dropped with the guest's
+//! resources still open (docs/soak.md).
+//!
+//! A guest that has not returned [`GRACE`] later is aborted after all.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::task::AbortHandle;
+use std::time::Duration;
 
-/// Aborts the guest's task when dropped, unless disarmed.
+use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long a cancelled call has to end itself before its task is aborted.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Cancels the guest's call when dropped, unless disarmed.
 #[derive(Debug)]
-pub struct CallGuard(Option<AbortHandle>);
+pub struct CallGuard(Option<(CancellationToken, AbortHandle)>);
 
 impl CallGuard {
-    pub fn new(task: AbortHandle) -> Self {
-        Self(Some(task))
+    pub fn new(cancel: CancellationToken, task: AbortHandle) -> Self {
+        Self(Some((cancel, task)))
     }
 
     /// Nothing to guard: the call ended or never started.
@@ -34,8 +47,17 @@ impl CallGuard {
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
+        if let Some((cancel, task)) = self.0.take() {
+            cancel.cancel();
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        tokio::time::sleep(GRACE).await;
+                        task.abort();
+                    });
+                }
+                Err(_) => task.abort(),
+            }
         }
     }
 }

@@ -390,6 +390,7 @@ async fn call(
         }
     };
     let tap = store.data().log_tap().cloned();
+    let cancel = store.data_mut().arm_cancel();
     if let (Some(t), Some(s)) = (&tap, span) {
         t.begin(s.child_context());
     }
@@ -434,7 +435,7 @@ async fn call(
     });
     // Held while the response head is awaited: a client that leaves now
     // drops this future, and the guard cancels the call.
-    let guard = CallGuard::new(call.abort_handle());
+    let guard = CallGuard::new(cancel, call.abort_handle());
     let resp = match rx.await {
         Ok(Ok(resp)) => resp,
         Ok(Err(code)) => error_response(

@@ -12,60 +12,29 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use host_test::client::{Client, sse_data};
-use host_test::host::InstanceConfig;
 use host_test::kv::KvStore;
 use host_test::mock::{MockServer, Reply, StreamOutcome, canned};
-use host_test::serve::{ServeConfig, Server, composed_proxy, start};
+use host_test::serve::Server;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn config(mock: &str, extra: &Value) -> Value {
-    let mut c = json!({
-        "providers": [
-            {"name": "mock", "kind": "openai", "base_url": format!("{mock}/v1"), "api_key_variable": "upstream_key"},
-            {"name": "mock-anthropic", "kind": "anthropic", "base_url": mock, "api_key_variable": "upstream_key"}
-        ],
-        "default_provider": "mock",
-        "routes": [{"pattern": "claude-*", "provider": "mock-anthropic"}],
-        "models": ["mock-model", "claude-mock"],
-    });
-    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
-        c.extend(e.clone());
-    }
-    c
+async fn serve(mock: &MockServer, extra: Value) -> (Server, tempfile::TempDir) {
+    let (server, _kv, dir) = serve_with(mock, extra, &[]).await;
+    (server, dir)
 }
 
-async fn serve(mock: &MockServer, extra: Value) -> (Server, tempfile::TempDir) {
-    let (kv, dir) = KvStore::temporary().unwrap();
-    let mut instance = InstanceConfig::new(kv);
-    instance.variables = std::sync::Arc::new(
-        [
-            (
-                "gateway_config",
-                config(&mock.base_url(), &extra).to_string(),
-            ),
-            ("upstream_key", "sk-upstream-front".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect(),
-    );
-    let server = start(
-        &composed_proxy().unwrap(),
-        ServeConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            instance,
-            pooling: false,
-            max_idle: 8,
-            otlp: None,
-        },
-    )
-    .await
-    .unwrap();
-    (server, dir)
+/// `serve` with more variables, and the store it uses.
+async fn serve_with(
+    mock: &MockServer,
+    extra: Value,
+    vars: &[(&str, &str)],
+) -> (Server, KvStore, tempfile::TempDir) {
+    common::front::serve(&common::front::config(&mock.base_url(), &extra), vars).await
 }
 
 fn chat(model: &str) -> Value {
@@ -328,24 +297,7 @@ async fn front_client_that_leaves_mid_stream_cancels_the_upstream_at_once() {
     mock.push(Reply::sse(&events, Duration::from_secs(30)));
     let mut body = chat("mock-model");
     body["stream"] = json!(true);
-    let body = body.to_string();
-    let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    // Read until the first text delta has arrived.
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("\"content\":\"Hel\"") {
-        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
-            .await
-            .expect("the first event arrives")
-            .unwrap();
-        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let tcp = stream_until_first_delta(&server, "", &body).await;
     drop(tcp);
     let left = Instant::now();
     let outcomes = mock.wait_outcomes(1, Duration::from_secs(5)).await;
@@ -359,4 +311,99 @@ async fn front_client_that_leaves_mid_stream_cancels_the_upstream_at_once() {
         "the upstream saw the close after {took:?}"
     );
     println!("upstream connection closed {took:?} after the client left");
+}
+
+/// Open a streamed chat on a raw connection and read until its first text
+/// delta: the caller then leaves by dropping the connection.
+async fn stream_until_first_delta(
+    server: &Server,
+    headers: &str,
+    body: &Value,
+) -> tokio::net::TcpStream {
+    let body = body.to_string();
+    let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("\"content\":\"Hel\"") {
+        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+            .await
+            .expect("the first event arrives")
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    tcp
+}
+
+/// A budgeted client that leaves mid-stream: the call ends inside the
+/// guest (not by dropping its store), so its worst-case reservation is
+/// released and nothing is charged; the instance then serves the next call.
+#[tokio::test(flavor = "multi_thread")]
+async fn front_client_that_leaves_releases_its_budget_reservation() {
+    const BUDGET: u64 = 1_000_000;
+    let mock = MockServer::start().await.unwrap();
+    let extra = json!({
+        "pricing": [{"model": "mock-model", "input": 5_000_000, "output": 10_000_000}],
+        "state_bucket": "default",
+        "clients": [{"name": "budgeted", "key_variable": "budgeted_key", "budget_micro_usd": BUDGET}]
+    });
+    let (server, kv, _dir) =
+        serve_with(&mock, extra, &[("budgeted_key", "sk-client-budgeted")]).await;
+    let counter = |key: &str| -> u64 {
+        kv.get("default", &format!("aigw:cost:budgeted:{key}"))
+            .unwrap()
+            .map_or(0, |b| std::str::from_utf8(&b).unwrap().parse().unwrap())
+    };
+    let events: Vec<u8> = canned::sse_events("openai", &["Hel", "lo"]).concat();
+    mock.push(Reply::sse(&events, Duration::from_secs(30)));
+    let mut body = chat("mock-model");
+    body["stream"] = json!(true);
+    body["max_tokens"] = json!(100);
+    let tcp = stream_until_first_delta(
+        &server,
+        "authorization: Bearer sk-client-budgeted\r\n",
+        &body,
+    )
+    .await;
+    let held = counter("reserved");
+    assert!(held > 0, "the open stream holds its worst case");
+    drop(tcp);
+    let left = Instant::now();
+    while counter("reserved") != 0 {
+        assert!(
+            left.elapsed() < Duration::from_secs(5),
+            "still reserved {} of {held} after the client left",
+            counter("reserved")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "reservation of {held} released {:?} after the client left",
+        left.elapsed()
+    );
+    assert_eq!(counter("total:cost"), 0, "a cancelled call is not charged");
+
+    // The same instances serve the next call, and it is charged exactly.
+    mock.push(Reply::raw(
+        200,
+        "application/json",
+        canned::json_answer("openai", "ok"),
+    ));
+    let client = Client::new();
+    let r = client
+        .post_json(
+            &format!("http://{}/v1/chat/completions", server.addr()),
+            &[("authorization", "Bearer sk-client-budgeted")],
+            &chat("mock-model"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(counter("total:cost") > 0, "charged");
+    assert_eq!(counter("reserved"), 0, "settled");
 }

@@ -90,7 +90,11 @@ fn map_code(code: &ErrorCode) -> TransportError {
         }
         ErrorCode::DnsTimeout => TransportError::Timeout("DNS timeout".into()),
         ErrorCode::ConnectionWriteTimeout => TransportError::Timeout("write timeout".into()),
-        ErrorCode::HttpRequestUriInvalid | ErrorCode::HttpRequestMethodInvalid => {
+        // Denied: the host will not send it (a policy, or the call was
+        // cancelled because its client left); retrying cannot help.
+        ErrorCode::HttpRequestUriInvalid
+        | ErrorCode::HttpRequestMethodInvalid
+        | ErrorCode::HttpRequestDenied => {
             TransportError::Invalid(format!("the host refused the request: {code:?}"))
         }
         other => TransportError::Connection(format!("{other:?}")),

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
 use wasmtime_wasi_http::WasiHttpHooks;
 
 /// Where outbound requests to provider hosts go instead (tests, the CLI's
@@ -138,11 +139,52 @@ impl hyper::body::Body for TimedBody {
     }
 }
 
-/// The HTTP hooks of one store: where to redirect, which pool to use.
+/// The HTTP hooks of one store: where to redirect, which pool to use,
+/// and the current call's cancellation.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Hooks {
     pub(super) redirect: Option<Arc<Redirect>>,
     pub(super) pool: Option<UpstreamPool>,
+    /// Cancelled when the client of the call this store is serving leaves
+    /// (`crate::cancel`). Every upstream request of the call then fails
+    /// with `HttpRequestDenied`, at once and without retry, so the guest
+    /// ends its call itself, running its own cleanup (reservations).
+    pub(super) cancel: CancellationToken,
+}
+
+/// Why a cancelled call's upstream request failed.
+fn cancelled() -> wasmtime_wasi_http::Error {
+    wasmtime_wasi_http::Error::HttpRequestDenied
+}
+
+/// A response body that fails as soon as its call is cancelled.
+struct CancelBody {
+    inner: wasmtime_wasi_http::WasiBody,
+    cancelled: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+impl hyper::body::Body for CancelBody {
+    type Data = bytes::Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        if self.cancelled.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(cancelled())));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 impl WasiHttpHooks for Hooks {
@@ -183,20 +225,32 @@ impl WasiHttpHooks for Hooks {
             .pool
             .clone()
             .filter(|_| request.uri().scheme() == Some(&http::uri::Scheme::HTTP));
-        Box::new(async move {
+        let cancel = self.cancel.clone();
+        if cancel.is_cancelled() {
+            return Box::new(async { Err(cancelled()) });
+        }
+        type Io = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+        let send = async move {
             if let Some(pool) = pool {
                 let res = pool.send(request, options).await?;
-                return Ok((
-                    res,
-                    Box::new(async { Ok(()) })
-                        as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                ));
+                let io: Io = Box::new(async { Ok(()) });
+                return Ok::<_, wasmtime_wasi_http::Error>((res, io));
             }
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let io: Io = Box::new(io);
+            Ok((res.map(http_body_util::BodyExt::boxed_unsync), io))
+        };
+        Box::new(async move {
+            let (res, io) = tokio::select! {
+                sent = send => sent?,
+                () = cancel.cancelled() => return Err(cancelled()),
+            };
+            let cancelled = Box::pin(cancel.cancelled_owned());
             Ok((
-                res.map(http_body_util::BodyExt::boxed_unsync),
-                Box::new(io)
-                    as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                res.map(|inner| {
+                    http_body_util::BodyExt::boxed_unsync(CancelBody { inner, cancelled })
+                }),
+                io,
             ))
         })
     }

@@ -42,6 +42,13 @@ impl HostState {
         self.table.iter_mut().count()
     }
 
+    /// A fresh cancellation for the call this store is about to serve:
+    /// cancelling it fails the call's upstream requests (`crate::cancel`).
+    pub fn arm_cancel(&mut self) -> tokio_util::sync::CancellationToken {
+        self.hooks.cancel = tokio_util::sync::CancellationToken::new();
+        self.hooks.cancel.clone()
+    }
+
     /// Application variables (`fermyon:spin/variables`) of this instance.
     pub fn variables(&self) -> &BTreeMap<String, String> {
         &self.variables
@@ -181,6 +188,7 @@ fn store_with(engine: &Engine, cfg: &InstanceConfig, stdout: bool) -> Store<Host
         hooks: Hooks {
             redirect: cfg.redirect.clone().map(Arc::new),
             pool: cfg.pool.clone(),
+            cancel: tokio_util::sync::CancellationToken::new(),
         },
         kv: cfg.kv.clone(),
         variables: Arc::clone(&cfg.variables),

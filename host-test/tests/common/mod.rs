@@ -7,6 +7,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod front;
 pub mod process;
 
 use std::sync::OnceLock;
