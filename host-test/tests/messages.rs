@@ -12,61 +12,20 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod common;
+
 use std::time::Duration;
 
 use host_test::client::{Client, Response};
-use host_test::host::InstanceConfig;
-use host_test::kv::KvStore;
 use host_test::mock::{ANTHROPIC_TOOL_SSE, MOCK_TEXT, MockServer, OPENAI_TOOL_SSE, Reply, canned};
-use host_test::serve::{ServeConfig, Server, composed_proxy, start};
+use host_test::serve::Server;
 use serde_json::{Value, json};
 
 const CLIENT_KEY: &str = "sk-messages-client";
 
-fn config(mock: &str, extra: &Value) -> Value {
-    let mut c = json!({
-        "providers": [
-            {"name": "mock", "kind": "openai", "base_url": format!("{mock}/v1"), "api_key_variable": "upstream_key"},
-            {"name": "mock-anthropic", "kind": "anthropic", "base_url": mock, "api_key_variable": "upstream_key"}
-        ],
-        "default_provider": "mock",
-        "routes": [{"pattern": "claude-*", "provider": "mock-anthropic"}],
-        "models": ["mock-model", "claude-mock"],
-    });
-    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
-        c.extend(e.clone());
-    }
-    c
-}
-
 async fn serve(mock: &MockServer, extra: Value) -> (Server, tempfile::TempDir) {
-    let (kv, dir) = KvStore::temporary().unwrap();
-    let mut instance = InstanceConfig::new(kv);
-    instance.variables = std::sync::Arc::new(
-        [
-            (
-                "gateway_config",
-                config(&mock.base_url(), &extra).to_string(),
-            ),
-            ("upstream_key", "sk-upstream-messages".into()),
-            ("client_key", CLIENT_KEY.into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect(),
-    );
-    let server = start(
-        &composed_proxy().unwrap(),
-        ServeConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            instance,
-            pooling: false,
-            max_idle: 8,
-            otlp: None,
-        },
-    )
-    .await
-    .unwrap();
+    let config = common::front::config(&mock.base_url(), &extra);
+    let (server, _kv, dir) = common::front::serve(&config, &[("client_key", CLIENT_KEY)]).await;
     (server, dir)
 }
 

@@ -8,28 +8,21 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-use host_test::host::InstanceConfig;
-use host_test::kv::KvStore;
 use host_test::mock::MockServer;
-use host_test::serve::{ServeConfig, composed_proxy, start};
 use serde_json::json;
 
-/// The proxy's settings for tests and benchmarks: the harness's model
-/// names routed to the mock.
-pub fn proxy_config(mock: &str) -> serde_json::Value {
-    json!({
-        "providers": [
-            {"name": "mock", "kind": "openai", "base_url": format!("{mock}/v1"), "api_key_variable": "upstream_key"},
-            {"name": "mock-anthropic", "kind": "anthropic", "base_url": mock, "api_key_variable": "upstream_key"}
-        ],
-        "default_provider": "mock",
-        "routes": [{"pattern": "claude-*", "provider": "mock-anthropic"}],
-        "models": ["mock-model", "claude-mock"],
-        "clients": [{"name": "sdk-tests", "key_variable": "client_key", "requests_per_minute": 1000}]
-    })
+/// The proxy's settings for the SDK tests: the shared front-door config
+/// with one client key.
+fn proxy_config(mock: &str) -> serde_json::Value {
+    common::front::config(
+        mock,
+        &json!({"clients": [{"name": "sdk-tests", "key_variable": "client_key", "requests_per_minute": 1000}]}),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -41,30 +34,8 @@ async fn openai_python_sdk_against_the_proxy() {
         "needs the Python venv with the openai SDK: .ci/setup creates it"
     );
     let mock = MockServer::start().await.unwrap();
-    let (kv, _dir) = KvStore::temporary().unwrap();
-    let mut instance = InstanceConfig::new(kv);
-    instance.variables = std::sync::Arc::new(
-        [
-            ("gateway_config", proxy_config(&mock.base_url()).to_string()),
-            ("upstream_key", "sk-upstream".into()),
-            ("client_key", "sk-proxy-client".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect(),
-    );
-    let server = start(
-        &composed_proxy().unwrap(),
-        ServeConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            instance,
-            pooling: false,
-            max_idle: 8,
-            otlp: None,
-        },
-    )
-    .await
-    .unwrap();
+    let vars = [("client_key", "sk-proxy-client")];
+    let (server, _kv, _dir) = common::front::serve(&proxy_config(&mock.base_url()), &vars).await;
     let started = std::time::Instant::now();
     let out = Command::new(python)
         .args(["-m", "unittest", "-v", "test_openai_sdk"])
