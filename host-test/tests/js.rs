@@ -98,4 +98,13 @@ async fn js_package_runs_in_node_and_workerd() {
             .env("AI_GATEWAY_ALLOWLIST_WASM", allowlist_wasm()),
         "node --test: Node, workerd (miniflare), npm pack",
     );
+    // The same suite in Bun (npm's `bun` package, pinned in package.json).
+    run(
+        Command::new(dir.join("node_modules/.bin/bun"))
+            .args(["test", "./test/bun.test.mjs"])
+            .current_dir(&dir)
+            .env("MOCK_URL", mock.base_url())
+            .env("EXPECTED_SHA256", sha256(&gateway_wasm())),
+        "bun test",
+    );
 }

@@ -1,6 +1,9 @@
-// `npm pack` gives a tarball that a fresh directory installs (offline, from
-// the npm cache `npm ci` filled) and that runs the README's quickstart
-// against the mock upstream in Node and, bundled as a Worker, in workerd.
+// `npm pack` gives a tarball that a fresh directory installs (its one
+// dependency's tarballs come from the npm cache `npm ci` filled; npm fetches
+// their metadata from the registry on a machine that never resolved them,
+// which `npm ci` from a lockfile does not do) and that runs the README's quickstart
+// against the mock upstream in Node, in Bun (the package.json's pinned `bun`)
+// and, bundled as a Worker, in workerd.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -13,7 +16,7 @@ import { startWorker } from "./workerd-harness.mjs";
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const MOCK = process.env.MOCK_URL;
 
-test("npm pack -> npm install ./workkit-ai-gateway-*.tgz in a fresh directory -> the quickstart runs in Node and in workerd", async () => {
+test("npm pack -> npm install ./workkit-ai-gateway-*.tgz in a fresh directory -> the quickstart runs in Node, in Bun and in workerd", async () => {
   assert.ok(MOCK, "MOCK_URL must point at the mock upstream");
   const dir = mkdtempSync(resolve(tmpdir(), "aigw-pack-"));
   try {
@@ -23,7 +26,7 @@ test("npm pack -> npm install ./workkit-ai-gateway-*.tgz in a fresh directory ->
     const app = resolve(dir, "app");
     execFileSync("mkdir", ["-p", app]);
     writeFileSync(resolve(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-    execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--loglevel=error", `../${tgz}`], { cwd: app, stdio: "pipe" });
+    execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", `../${tgz}`], { cwd: app, stdio: "pipe" });
     const installed = resolve(app, "node_modules/@workkit/ai-gateway/dist/wasm/ai_gateway.wasm");
     assert.ok(readFileSync(installed).equals(readFileSync(resolve(pkg, "dist/wasm/ai_gateway.wasm"))), "the installed wasm is the same bytes");
     writeFileSync(resolve(app, "quickstart.mjs"), `
@@ -43,11 +46,14 @@ for await (const e of await gateway.stream("gpt-4o", { prompt: "Hello" })) event
 const allow = createModelAllowlist({ anthropic: ["claude-sonnet-4-6"] });
 console.log(JSON.stringify({ text: result.text, provider: result.provider, usage: result.usage, last: events.at(-1), allowed: allow.isAllowed("anthropic", "claude-sonnet-4-6") }));
 `);
-    const out = JSON.parse(execFileSync(process.execPath, ["quickstart.mjs"], { cwd: app, env: { ...process.env, MOCK_URL: MOCK } }).toString());
-    assert.equal(out.provider, "anthropic");
-    assert.ok(out.text.length > 0 && out.usage.inputTokens > 0);
-    assert.equal(out.last, "done");
-    assert.equal(out.allowed, true);
+    const bun = resolve(pkg, "node_modules/.bin/bun");
+    for (const runtime of [process.execPath, bun]) {
+      const out = JSON.parse(execFileSync(runtime, ["quickstart.mjs"], { cwd: app, env: { ...process.env, MOCK_URL: MOCK } }).toString());
+      assert.equal(out.provider, "anthropic", runtime);
+      assert.ok(out.text.length > 0 && out.usage.inputTokens > 0, runtime);
+      assert.equal(out.last, "done", runtime);
+      assert.equal(out.allowed, true, runtime);
+    }
 
     // The same quickstart as a Worker, bundled from the fresh directory.
     writeFileSync(resolve(app, "worker.mjs"), `

@@ -250,4 +250,4 @@ export declare function createCostTracker(config: { pricing: Record<string, Mode
 export declare function memoryStore(): Store;
 /** Node only: a JSON file. */
 export declare function fileStore(path: string | URL): Store;
-export declare const platform: "node" | "workerd";
+export declare const platform: "node" | "bun" | "workerd";
