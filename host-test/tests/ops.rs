@@ -228,6 +228,11 @@ async fn ops_metrics_count_known_traffic_exactly() {
         usage["completion_tokens"].as_u64().unwrap(),
     );
     let stream_cost = stream_in * 5 + stream_out * 10;
+    // The same stream again: replayed from the cache, a cache hit too.
+    let hits_before = mock.hits();
+    let (s, again) = chat(&client, &base, "sk-client-open-ops", &body).await;
+    assert_eq!(s, 200, "{again}");
+    assert_eq!(mock.hits(), hits_before, "the repeat came from the cache");
 
     let scrape = client.get(&format!("{base}/metrics"), &[]).await.unwrap();
     assert_eq!(scrape.status, 200);
@@ -261,14 +266,14 @@ async fn ops_metrics_count_known_traffic_exactly() {
             with(("operation", "run")),
             runs as f64,
         ),
-        ("aigw_requests_total", with(("operation", "stream")), 1.0),
+        ("aigw_requests_total", with(("operation", "stream")), 2.0),
         (
             "aigw_responses_total",
             with(("operation", "run")),
             (N + K + 1 + 2) as f64,
         ),
-        ("aigw_responses_total", with(("operation", "stream")), 1.0),
-        ("aigw_cache_hits_total", pm.to_vec(), K as f64),
+        ("aigw_responses_total", with(("operation", "stream")), 2.0),
+        ("aigw_cache_hits_total", pm.to_vec(), (K + 1) as f64),
         (
             "aigw_errors_total",
             with(("kind", "service_unavailable")),
@@ -296,18 +301,19 @@ async fn ops_metrics_count_known_traffic_exactly() {
         (
             "aigw_request_duration_seconds_count",
             with(("outcome", "success")),
-            (N + K + 1 + 2 + 1) as f64,
+            (N + K + 1 + 2 + 2) as f64,
         ),
         (
             "aigw_request_duration_seconds_count",
             with(("outcome", "error")),
             (M + 1) as f64,
         ),
-        ("aigw_time_to_first_token_seconds_count", pm.to_vec(), 1.0),
+        // The live stream and its replay from the cache.
+        ("aigw_time_to_first_token_seconds_count", pm.to_vec(), 2.0),
         (
             "aigw_http_requests_total",
             vec![("route", "/v1/chat/completions"), ("status", "200")],
-            (N + K + 1 + 2 + 1) as f64,
+            (N + K + 1 + 2 + 2) as f64,
         ),
         (
             "aigw_http_requests_total",
@@ -327,7 +333,7 @@ async fn ops_metrics_count_known_traffic_exactly() {
     // Operations paths are the host's, never counted as traffic.
     assert_eq!(
         total(&m, "aigw_http_requests_total"),
-        (N + K + M + 1 + 3 + 1) as f64
+        (N + K + M + 1 + 3 + 2) as f64
     );
     assert_eq!(mock.hits(), N + 2 * M + 2 + 2 + 1);
     // Secrets never reach metrics or the log.

@@ -85,23 +85,24 @@ impl LogTap {
         &self.metrics
     }
 
-    /// Take `bytes` from the guest: pass them on, and act on each whole line.
+    /// Take `bytes` from the guest: pass them on a whole line at a time
+    /// (one write per line, so the lines of instances writing at once never
+    /// interleave: the guest writes a record and its newline separately),
+    /// and act on each line.
     pub fn feed(&self, bytes: &[u8]) {
-        let _ = std::io::stderr().write_all(bytes);
         let Ok(mut inner) = self.inner.lock() else {
+            let _ = std::io::stderr().write_all(bytes);
             return;
         };
         let mut rest = bytes;
         while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
             let (line, tail) = rest.split_at(nl);
             rest = tail.get(1..).unwrap_or_default();
-            let whole = if inner.partial.is_empty() {
-                line.to_vec()
-            } else {
-                let mut w = std::mem::take(&mut inner.partial);
-                w.extend_from_slice(line);
-                w
-            };
+            let mut whole = std::mem::take(&mut inner.partial);
+            whole.extend_from_slice(line);
+            whole.push(b'\n');
+            let _ = std::io::stderr().write_all(&whole);
+            whole.pop();
             if let Ok(text) = std::str::from_utf8(&whole)
                 && let Some(record) = Record::parse(text)
             {
@@ -115,6 +116,9 @@ impl LogTap {
             }
         }
         if inner.partial.len().saturating_add(rest.len()) > MAX_LINE {
+            // Too long to be a record: pass it on as it is.
+            let _ = std::io::stderr().write_all(&inner.partial);
+            let _ = std::io::stderr().write_all(rest);
             inner.partial.clear();
         } else {
             inner.partial.extend_from_slice(rest);

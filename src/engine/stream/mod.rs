@@ -40,6 +40,9 @@ impl Gateway {
         let result = (|| {
             let chat = match call.start_chat(model, input, opts, true)? {
                 ChatStart::Cached(hit) => {
+                    // A `response` record with `cached`, as `run` writes:
+                    // a replayed stream is a cache hit in the metrics too.
+                    call.log_cached(&hit);
                     return Ok(LiveStream::replay(cache::replay_events(&hit)));
                 }
                 ChatStart::Send(chat) => chat,
