@@ -12,6 +12,7 @@
 extern crate alloc;
 
 pub mod config;
+pub mod content;
 pub mod encoding;
 pub mod engine;
 pub mod error;

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::content::{Content, ImageSource, Media, Part, ReasoningBlock};
 pub use crate::error::Attempt;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http::Headers;
@@ -15,6 +16,18 @@ pub enum Role {
     User,
     Assistant,
     Tool,
+}
+
+impl Role {
+    /// The WIT name: `system`, `user`, `assistant`, `tool`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::Tool => "tool",
+        }
+    }
 }
 
 /// A normalized tool call (WIT `tool-call`).
@@ -63,7 +76,7 @@ impl ToolCall {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
-    pub content: String,
+    pub content: Content,
     #[serde(default)]
     pub cache_control: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -73,7 +86,7 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn new(role: Role, content: impl Into<String>) -> Self {
+    pub fn new(role: Role, content: impl Into<Content>) -> Self {
         Self {
             role,
             content: content.into(),
@@ -120,6 +133,16 @@ impl Input {
             ));
         }
         for (i, m) in msgs.iter().enumerate() {
+            m.content.validate(m.role, &format!("messages[{i}]"))?;
+            if m.role == Role::Tool
+                && let Content::Parts(parts) = &m.content
+                && let Some(p) = parts.iter().find(|p| !matches!(p, Part::Text { .. }))
+            {
+                return Err(GatewayError::validation(format!(
+                    "messages[{i}]: a tool result takes text parts only, not {}",
+                    p.name()
+                )));
+            }
             if m.role == Role::Tool && m.tool_call_id.as_deref().is_none_or(str::is_empty) {
                 return Err(GatewayError::validation(format!(
                     "messages[{i}] has role tool but no tool-call-id"
@@ -262,6 +285,19 @@ pub struct RunOptions {
     pub cache: Option<CacheMode>,
     pub cache_key: Option<String>,
     pub caller: Option<String>,
+    pub parallel_tool_calls: Option<bool>,
+    pub presence_penalty: Option<f64>,
+    pub frequency_penalty: Option<f64>,
+    pub logit_bias: Vec<(u32, i32)>,
+    pub seed: Option<i64>,
+    pub logprobs: bool,
+    pub top_logprobs: Option<u8>,
+    pub end_user: Option<String>,
+    pub metadata: Vec<(String, String)>,
+    pub service_tier: Option<String>,
+    /// Written in log records only: never part of a cache key.
+    #[serde(skip)]
+    pub request_id: Option<String>,
 }
 
 impl RunOptions {
@@ -316,6 +352,47 @@ impl RunOptions {
         }
         if let Some(e) = &self.extra_body {
             parse_json_object(e, "extra-body")?;
+        }
+        for (name, v) in [
+            ("presence-penalty", self.presence_penalty),
+            ("frequency-penalty", self.frequency_penalty),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && (-2.0..=2.0).contains(&v))
+            {
+                return Err(GatewayError::validation(format!(
+                    "{name} must be between -2 and 2"
+                )));
+            }
+        }
+        if let Some((t, b)) = self
+            .logit_bias
+            .iter()
+            .find(|(_, b)| !(-100..=100).contains(b))
+        {
+            return Err(GatewayError::validation(format!(
+                "logit-bias for token {t} is {b}; it must be between -100 and 100"
+            )));
+        }
+        if let Some(n) = self.top_logprobs {
+            if n > 20 {
+                return Err(GatewayError::validation(
+                    "top-logprobs must be between 0 and 20",
+                ));
+            }
+            if !self.logprobs {
+                return Err(GatewayError::validation(
+                    "top-logprobs needs logprobs = true",
+                ));
+            }
+        }
+        if self.metadata.len() > 16 {
+            return Err(GatewayError::validation("metadata has more than 16 pairs"));
+        }
+        if self.parallel_tool_calls.is_some() && self.tools.is_empty() {
+            return Err(GatewayError::validation(
+                "parallel-tool-calls needs tools, but none were given",
+            ));
         }
         for (name, value) in &self.headers {
             crate::validate::check_header(name, value)?;
@@ -397,13 +474,41 @@ pub struct LogRecord {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// WIT `top-logprob`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TopLogprob {
+    pub token: String,
+    pub logprob: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// WIT `token-logprob`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    pub token: String,
+    pub logprob: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top: Vec<TopLogprob>,
 }
 
 /// What a provider's response says, before the engine adds its own fields.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Completion {
     pub text: String,
     pub reasoning: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning_blocks: Vec<ReasoningBlock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logprobs: Vec<TokenLogprob>,
     pub tool_calls: Vec<ToolCall>,
     pub usage: Option<Usage>,
     pub model: String,
@@ -411,10 +516,16 @@ pub struct Completion {
 }
 
 /// WIT `ai-output`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Output {
     pub text: String,
     pub reasoning: Option<String>,
+    #[serde(default)]
+    pub reasoning_blocks: Vec<ReasoningBlock>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+    #[serde(default)]
+    pub logprobs: Vec<TokenLogprob>,
     pub tool_calls: Vec<ToolCall>,
     pub usage: Option<Usage>,
     pub provider: String,
@@ -432,6 +543,9 @@ impl Output {
         Self {
             text: c.text,
             reasoning: c.reasoning,
+            reasoning_blocks: c.reasoning_blocks,
+            refusal: c.refusal,
+            logprobs: c.logprobs,
             tool_calls: c.tool_calls,
             usage: c.usage,
             provider,
@@ -457,12 +571,16 @@ pub struct StreamDone {
 }
 
 /// WIT `stream-event`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StreamEvent {
     Text(String),
     Reasoning(String),
     ToolUse(ToolCall),
+    ReasoningSignature(String),
+    ReasoningRedacted(String),
+    Refusal(String),
+    Logprobs(Vec<TokenLogprob>),
     Done(StreamDone),
     Error(GatewayError),
 }

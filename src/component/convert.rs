@@ -98,6 +98,80 @@ fn tool_call_to(t: d::ToolCall) -> w::ToolCall {
     }
 }
 
+fn media(m: w::Media) -> d::Media {
+    d::Media {
+        media_type: m.media_type,
+        base64: m.base64,
+    }
+}
+
+fn cached(c: Option<w::CacheControl>) -> bool {
+    matches!(c, Some(w::CacheControl::Ephemeral))
+}
+
+fn reasoning_from(r: w::ReasoningBlock) -> d::ReasoningBlock {
+    d::ReasoningBlock {
+        text: r.text,
+        signature: r.signature,
+        redacted: r.redacted,
+    }
+}
+
+fn reasoning_to(r: d::ReasoningBlock) -> w::ReasoningBlock {
+    w::ReasoningBlock {
+        text: r.text,
+        signature: r.signature,
+        redacted: r.redacted,
+    }
+}
+
+fn content(c: w::Content) -> d::Content {
+    match c {
+        w::Content::Text(t) => d::Content::Text(t),
+        w::Content::Parts(parts) => d::Content::Parts(
+            parts
+                .into_iter()
+                .map(|p| match p {
+                    w::ContentPart::Text(t) => d::Part::Text {
+                        text: t.text,
+                        cache_control: cached(t.cache_control),
+                    },
+                    w::ContentPart::Image(i) => d::Part::Image {
+                        source: match i.source {
+                            w::ImageSource::Url(u) => d::ImageSource::Url(u),
+                            w::ImageSource::Inline(m) => d::ImageSource::Inline(media(m)),
+                        },
+                        cache_control: cached(i.cache_control),
+                    },
+                    w::ContentPart::Document(x) => d::Part::Document {
+                        document: media(x.document),
+                        title: x.title,
+                        cache_control: cached(x.cache_control),
+                    },
+                    w::ContentPart::Reasoning(r) => d::Part::Reasoning(reasoning_from(r)),
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn logprob(t: d::TokenLogprob) -> w::TokenLogprob {
+    w::TokenLogprob {
+        token: t.token,
+        logprob: t.logprob,
+        bytes: t.bytes,
+        top: t
+            .top
+            .into_iter()
+            .map(|a| w::TopLogprob {
+                token: a.token,
+                logprob: a.logprob,
+                bytes: a.bytes,
+            })
+            .collect(),
+    }
+}
+
 fn message(m: w::Message) -> d::Message {
     d::Message {
         role: match m.role {
@@ -106,8 +180,8 @@ fn message(m: w::Message) -> d::Message {
             w::Role::Assistant => d::Role::Assistant,
             w::Role::Tool => d::Role::Tool,
         },
-        content: m.content,
-        cache_control: matches!(m.cache_control, Some(w::CacheControl::Ephemeral)),
+        content: content(m.content),
+        cache_control: cached(m.cache_control),
         tool_calls: m.tool_calls.into_iter().map(tool_call_from).collect(),
         tool_call_id: m.tool_call_id,
     }
@@ -202,6 +276,17 @@ pub fn options(o: Option<w::RunOptions>) -> d::RunOptions {
         }),
         cache_key: o.cache_key,
         caller: o.caller,
+        parallel_tool_calls: o.parallel_tool_calls,
+        presence_penalty: o.presence_penalty,
+        frequency_penalty: o.frequency_penalty,
+        logit_bias: o.logit_bias,
+        seed: o.seed,
+        logprobs: o.logprobs,
+        top_logprobs: o.top_logprobs,
+        end_user: o.end_user,
+        metadata: o.metadata,
+        service_tier: o.service_tier,
+        request_id: o.request_id,
     }
 }
 
@@ -429,6 +514,7 @@ pub fn log_record(r: d::LogRecord) -> w::LogRecord {
         cached: r.cached,
         error: r.error,
         prompt: r.prompt,
+        request_id: r.request_id,
     }
 }
 
@@ -436,6 +522,9 @@ pub fn output(o: d::Output) -> w::AiOutput {
     w::AiOutput {
         text: o.text,
         reasoning: o.reasoning,
+        reasoning_blocks: o.reasoning_blocks.into_iter().map(reasoning_to).collect(),
+        refusal: o.refusal,
+        logprobs: o.logprobs.into_iter().map(logprob).collect(),
         tool_calls: o.tool_calls.into_iter().map(tool_call_to).collect(),
         usage: o.usage.map(usage),
         provider: o.provider,
@@ -454,6 +543,12 @@ pub fn event(e: d::StreamEvent) -> w::StreamEvent {
         d::StreamEvent::Text(t) => w::StreamEvent::Text(t),
         d::StreamEvent::Reasoning(r) => w::StreamEvent::Reasoning(r),
         d::StreamEvent::ToolUse(t) => w::StreamEvent::ToolUse(tool_call_to(t)),
+        d::StreamEvent::ReasoningSignature(s) => w::StreamEvent::ReasoningSignature(s),
+        d::StreamEvent::ReasoningRedacted(s) => w::StreamEvent::ReasoningRedacted(s),
+        d::StreamEvent::Refusal(r) => w::StreamEvent::Refusal(r),
+        d::StreamEvent::Logprobs(l) => {
+            w::StreamEvent::Logprobs(l.into_iter().map(logprob).collect())
+        }
         d::StreamEvent::Done(x) => w::StreamEvent::Done(w::StreamDone {
             usage: x.usage.map(usage),
             finish_reason: x.finish_reason.map(finish),

@@ -241,15 +241,36 @@ pub fn invalidate(kv: &dyn Kv, config: &CacheConfig, key: &str, now_ms: u64) -> 
     Ok(existed)
 }
 
-/// The event sequence a stream of `output` yields: reasoning, text, tool
-/// uses, then `done`.
+/// The event sequence a stream of `output` yields: reasoning (block by
+/// block, each with its signature), refusal, text, its log-probabilities,
+/// tool uses, then `done`.
 pub fn replay_events(output: &Output) -> Vec<StreamEvent> {
     let mut events = Vec::new();
-    if let Some(r) = output.reasoning.as_ref().filter(|r| !r.is_empty()) {
-        events.push(StreamEvent::Reasoning(r.clone()));
+    if output.reasoning_blocks.is_empty() {
+        if let Some(r) = output.reasoning.as_ref().filter(|r| !r.is_empty()) {
+            events.push(StreamEvent::Reasoning(r.clone()));
+        }
+    }
+    for b in &output.reasoning_blocks {
+        if let Some(d) = &b.redacted {
+            events.push(StreamEvent::ReasoningRedacted(d.clone()));
+            continue;
+        }
+        if !b.text.is_empty() {
+            events.push(StreamEvent::Reasoning(b.text.clone()));
+        }
+        if let Some(s) = &b.signature {
+            events.push(StreamEvent::ReasoningSignature(s.clone()));
+        }
+    }
+    if let Some(r) = output.refusal.as_ref().filter(|r| !r.is_empty()) {
+        events.push(StreamEvent::Refusal(r.clone()));
     }
     if !output.text.is_empty() {
         events.push(StreamEvent::Text(output.text.clone()));
+    }
+    if !output.logprobs.is_empty() {
+        events.push(StreamEvent::Logprobs(output.logprobs.clone()));
     }
     events.extend(output.tool_calls.iter().cloned().map(StreamEvent::ToolUse));
     events.push(StreamEvent::Done(StreamDone {

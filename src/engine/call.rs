@@ -71,9 +71,11 @@ impl Gateway {
         operation: &'static str,
         model: &str,
         headers: &[(String, String)],
+        request_id: Option<&str>,
     ) -> Call<'g, 'e, H> {
         let tracer = Tracer::new(self.logging.as_ref(), operation, model, env.clock.now_ms())
-            .with_secrets(self.secrets.with_headers(headers));
+            .with_secrets(self.secrets.with_headers(headers))
+            .with_request_id(request_id);
         Call {
             gw: self,
             env,

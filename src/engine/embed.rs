@@ -23,7 +23,7 @@ impl Gateway {
         input: &[String],
         opts: &EmbedOptions,
     ) -> Result<EmbedOutput> {
-        let mut call = self.begin(env, "embed", model, &[]);
+        let mut call = self.begin(env, "embed", model, &[], None);
         let result = (|| {
             check_model(model)?;
             let endpoint = self.resolve_provider(model, opts.provider.as_deref())?;

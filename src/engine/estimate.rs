@@ -37,7 +37,7 @@ pub fn input_tokens(input: &Input, opts: &RunOptions) -> u64 {
         Input::Messages(ms) => {
             messages = ms.len() as u64;
             for m in ms {
-                bytes += m.content.len();
+                bytes += m.content.estimate_bytes();
                 bytes += m.tool_call_id.as_ref().map_or(0, String::len);
                 for c in &m.tool_calls {
                     bytes += c.id.len() + c.name.len() + c.arguments.len();

@@ -24,7 +24,7 @@ impl Gateway {
     ) -> Result<Output> {
         let bounded = estimate::bounded(opts, self.reserves());
         let opts: &RunOptions = &bounded;
-        let mut call = self.begin(env, "run", model, &opts.headers);
+        let mut call = self.begin(env, "run", model, &opts.headers, opts.request_id.as_deref());
         let result = (|| {
             let chat = match call.start_chat(model, input, opts, false)? {
                 ChatStart::Cached(mut hit) => {

@@ -19,6 +19,8 @@ pub struct Tracer<'a> {
     model: String,
     started_ms: u64,
     records: Vec<LogRecord>,
+    /// The caller's id for the call, written in every record.
+    request_id: Option<String>,
 }
 
 /// What a `response` record reports.
@@ -45,7 +47,14 @@ impl<'a> Tracer<'a> {
             model: model.to_owned(),
             started_ms,
             records: Vec::new(),
+            request_id: None,
         }
+    }
+
+    /// Write `id` (`run-options.request-id`) in every record.
+    pub fn with_request_id(mut self, id: Option<&str>) -> Self {
+        self.request_id = id.map(str::to_owned);
+        self
     }
 
     /// Scrub these secrets from every error this tracer records or logs.
@@ -98,6 +107,7 @@ impl<'a> Tracer<'a> {
             cached: info.cached,
             error,
             prompt,
+            request_id: self.request_id.clone(),
         };
         if self.config.is_some_and(|c| c.stderr)
             && let Ok(line) = serde_json::to_string(&record)
@@ -211,6 +221,7 @@ impl<'a> Tracer<'a> {
             operation,
             model: model.to_owned(),
             started_ms,
+            request_id: records.first().and_then(|r| r.request_id.clone()),
             records,
         }
     }

@@ -36,7 +36,13 @@ impl Gateway {
             .unwrap_or_default();
         let bounded = estimate::bounded(opts, self.reserves());
         let opts: &RunOptions = &bounded;
-        let mut call = self.begin(env, "run-fallback", model, &opts.headers);
+        let mut call = self.begin(
+            env,
+            "run-fallback",
+            model,
+            &opts.headers,
+            opts.request_id.as_deref(),
+        );
         let result = (|| {
             self.check_call(input, opts)?;
             let cf = self

@@ -48,6 +48,7 @@ pub fn collapse(events: &[StreamEvent]) -> Vec<StreamEvent> {
         match (out.last_mut(), e) {
             (Some(StreamEvent::Text(a)), StreamEvent::Text(b)) => a.push_str(b),
             (Some(StreamEvent::Reasoning(a)), StreamEvent::Reasoning(b)) => a.push_str(b),
+            (Some(StreamEvent::Refusal(a)), StreamEvent::Refusal(b)) => a.push_str(b),
             _ => out.push(e.clone()),
         }
     }

@@ -9,7 +9,10 @@ use serde_json::Value;
 
 use super::common::{bad_body, from_json, generated_call_id};
 use crate::error::Result;
-use crate::types::{Completion, FinishReason, Message, ResponseFormat, Role, ToolCall, Usage};
+use crate::types::{
+    Completion, FinishReason, Message, ReasoningBlock, ResponseFormat, Role, TokenLogprob,
+    ToolCall, TopLogprob, Usage,
+};
 
 /// The system message added in JSON mode when no message mentions JSON
 /// (OpenAI rejects `json_object` otherwise).
@@ -26,7 +29,7 @@ pub(crate) fn add_json_instruction(messages: &mut Vec<Message>, format: Option<&
 fn mentions_json(messages: &[Message]) -> bool {
     messages
         .iter()
-        .any(|m| m.content.to_ascii_lowercase().contains("json"))
+        .any(|m| m.content.text().to_ascii_lowercase().contains("json"))
 }
 
 pub(crate) fn finish_reason(s: &str) -> FinishReason {
@@ -112,14 +115,16 @@ fn completion_from(r: ChatResponse) -> Result<Completion> {
             return Err(bad_body("chat completion choice has no message".into()));
         }
     };
-    let mut text = content_text(msg.content.as_ref());
+    let text = content_text(msg.content.as_ref());
     let mut finish = choice.finish_reason.as_deref().map(finish_reason);
-    if let Some(refusal) = msg.refusal.filter(|r| !r.is_empty()) {
-        if text.is_empty() {
-            text = refusal;
-        }
+    let refusal = msg.refusal.filter(|r| !r.is_empty());
+    if refusal.is_some() {
         finish = Some(FinishReason::ContentFilter);
     }
+    let logprobs = choice
+        .logprobs
+        .map(WireLogprobs::into_tokens)
+        .unwrap_or_default();
     let tool_calls = msg
         .tool_calls
         .unwrap_or_default()
@@ -135,12 +140,22 @@ fn completion_from(r: ChatResponse) -> Result<Completion> {
             ToolCall::from_raw_arguments(id, name, &args)
         })
         .collect();
+    let reasoning = msg
+        .reasoning_content
+        .or(msg.reasoning)
+        .filter(|r| !r.is_empty());
     Ok(Completion {
         text,
-        reasoning: msg
-            .reasoning_content
-            .or(msg.reasoning)
-            .filter(|r| !r.is_empty()),
+        reasoning_blocks: reasoning
+            .iter()
+            .map(|r| ReasoningBlock {
+                text: r.clone(),
+                ..ReasoningBlock::default()
+            })
+            .collect(),
+        reasoning,
+        refusal,
+        logprobs,
         tool_calls,
         usage: r.usage.as_ref().map(usage),
         model: r.model.unwrap_or_default(),
@@ -171,6 +186,66 @@ pub(crate) struct Choice {
     pub text: Option<String>,
     #[serde(default)]
     pub finish_reason: Option<String>,
+    #[serde(default)]
+    pub logprobs: Option<WireLogprobs>,
+}
+
+/// `choices[].logprobs` (also on stream chunks): per-token log-probabilities
+/// of the content, and of a refusal.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WireLogprobs {
+    #[serde(default)]
+    pub content: Option<Vec<WireTokenLogprob>>,
+    #[serde(default)]
+    pub refusal: Option<Vec<WireTokenLogprob>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireTokenLogprob {
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub logprob: f64,
+    #[serde(default)]
+    pub bytes: Option<Vec<u8>>,
+    #[serde(default)]
+    pub top_logprobs: Option<Vec<WireTopLogprob>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireTopLogprob {
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub logprob: f64,
+    #[serde(default)]
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl WireLogprobs {
+    /// The tokens of the content, then of the refusal.
+    pub(crate) fn into_tokens(self) -> Vec<TokenLogprob> {
+        self.content
+            .into_iter()
+            .chain(self.refusal)
+            .flatten()
+            .map(|t| TokenLogprob {
+                token: t.token,
+                logprob: t.logprob,
+                bytes: t.bytes,
+                top: t
+                    .top_logprobs
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| TopLogprob {
+                        token: a.token,
+                        logprob: a.logprob,
+                        bytes: a.bytes,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -15,10 +15,13 @@ use crate::error::{GatewayError, Result};
 use crate::ports::{Body, Clock, Http, ReadState};
 use crate::secrets::Secrets;
 use crate::stream::EventPump;
-use crate::types::{Attempt, Completion, LogRecord, Output, StreamDone, StreamEvent, ToolCall};
+use crate::types::{
+    Attempt, Completion, LogRecord, Output, ReasoningBlock, StreamDone, StreamEvent, TokenLogprob,
+    ToolCall,
+};
 
 /// Result of a non-blocking pull.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Poll {
     Ready(StreamEvent),
     Pending,
@@ -50,6 +53,11 @@ const INFLATE_STEP: usize = 16 * 1024;
 struct Recorder {
     text: String,
     reasoning: String,
+    /// Closed reasoning blocks, and the text of the open one.
+    blocks: Vec<ReasoningBlock>,
+    block: String,
+    refusal: String,
+    logprobs: Vec<TokenLogprob>,
     tool_calls: Vec<ToolCall>,
     /// Too large to cache; stop recording.
     overflow: bool,
@@ -62,11 +70,28 @@ impl Recorder {
         }
         match ev {
             StreamEvent::Text(t) => self.text.push_str(t),
-            StreamEvent::Reasoning(r) => self.reasoning.push_str(r),
+            StreamEvent::Reasoning(r) => {
+                self.reasoning.push_str(r);
+                self.block.push_str(r);
+            }
+            StreamEvent::ReasoningSignature(s) => self.blocks.push(ReasoningBlock {
+                text: std::mem::take(&mut self.block),
+                signature: Some(s.clone()),
+                redacted: None,
+            }),
+            StreamEvent::ReasoningRedacted(d) => self.blocks.push(ReasoningBlock {
+                text: String::new(),
+                signature: None,
+                redacted: Some(d.clone()),
+            }),
+            StreamEvent::Refusal(r) => self.refusal.push_str(r),
+            StreamEvent::Logprobs(l) => self.logprobs.extend(l.iter().cloned()),
             StreamEvent::ToolUse(c) => self.tool_calls.push(c.clone()),
             StreamEvent::Done(_) | StreamEvent::Error(_) => {}
         }
-        if self.text.len() + self.reasoning.len() > MAX_RECORDED {
+        if self.text.len() + 2 * self.reasoning.len() + self.refusal.len() > MAX_RECORDED
+            || self.logprobs.len() > MAX_RECORDED / 64
+        {
             *self = Self {
                 overflow: true,
                 ..Self::default()
@@ -401,7 +426,13 @@ impl<B: Body> LiveStream<B> {
             r.record(&ev);
         }
         match &mut ev {
-            StreamEvent::Text(_) | StreamEvent::Reasoning(_) | StreamEvent::ToolUse(_) => {}
+            StreamEvent::Text(_)
+            | StreamEvent::Reasoning(_)
+            | StreamEvent::ToolUse(_)
+            | StreamEvent::ReasoningSignature(_)
+            | StreamEvent::ReasoningRedacted(_)
+            | StreamEvent::Refusal(_)
+            | StreamEvent::Logprobs(_) => {}
             StreamEvent::Done(done) => {
                 self.finished = true;
                 self.body = None; // close the upstream connection now
@@ -430,9 +461,19 @@ impl<B: Body> LiveStream<B> {
                     if let (Some((config, key)), Some(rec)) = (&ctx.cache, self.recorder.take())
                         && !rec.overflow
                     {
+                        let mut blocks = rec.blocks;
+                        if !rec.block.is_empty() {
+                            blocks.push(ReasoningBlock {
+                                text: rec.block,
+                                ..ReasoningBlock::default()
+                            });
+                        }
                         let completion = Completion {
                             text: rec.text,
                             reasoning: (!rec.reasoning.is_empty()).then_some(rec.reasoning),
+                            reasoning_blocks: blocks,
+                            refusal: (!rec.refusal.is_empty()).then_some(rec.refusal),
+                            logprobs: rec.logprobs,
                             tool_calls: rec.tool_calls,
                             usage: done.usage,
                             model: done.model.clone(),

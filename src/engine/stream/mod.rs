@@ -36,7 +36,13 @@ impl Gateway {
         let started_ms = env.clock.now_ms();
         let bounded = super::estimate::bounded(opts, self.reserves());
         let opts: &RunOptions = &bounded;
-        let mut call = self.begin(env, "stream", model, &opts.headers);
+        let mut call = self.begin(
+            env,
+            "stream",
+            model,
+            &opts.headers,
+            opts.request_id.as_deref(),
+        );
         let result = (|| {
             let chat = match call.start_chat(model, input, opts, true)? {
                 ChatStart::Cached(hit) => {

@@ -13,13 +13,34 @@ use super::common::{ChatCall, JSON_TOOL, ProviderRequest, caller_json, from_json
 use crate::error::{GatewayError, Result};
 use crate::http::join_url;
 use crate::types::{
-    Completion, FinishReason, Message, ReasoningEffort, ResponseFormat, Role, ToolCall, ToolChoice,
-    Usage,
+    Completion, Content, FinishReason, ImageSource, Message, Part, ReasoningBlock, ReasoningEffort,
+    ResponseFormat, Role, RunOptions, ToolCall, ToolChoice, Usage,
 };
 use wire::{
-    CacheControl, Content, MessagesRequest, ReqBlock, ReqMessage, ReqTool, ReqToolChoice, System,
-    Thinking,
+    CacheControl, MessagesRequest, ReqBlock, ReqMessage, ReqMetadata, ReqSource, ReqTool,
+    ReqToolChoice, System, Thinking,
 };
+
+/// The provider's name in errors.
+const NAME: &str = "anthropic";
+
+/// Options the Messages API has no field for: refused by name.
+fn refuse_unsupported(opts: &RunOptions) -> Result<()> {
+    let refused = [
+        ("presence-penalty", opts.presence_penalty.is_some()),
+        ("frequency-penalty", opts.frequency_penalty.is_some()),
+        ("logit-bias", !opts.logit_bias.is_empty()),
+        ("seed", opts.seed.is_some()),
+        ("logprobs", opts.logprobs),
+        ("metadata", !opts.metadata.is_empty()),
+    ];
+    match refused.iter().find(|(_, set)| *set) {
+        Some((name, _)) => Err(GatewayError::validation(format!(
+            "{NAME} does not support the option {name}"
+        ))),
+        None => Ok(()),
+    }
+}
 
 pub(crate) fn thinking_budget(e: ReasoningEffort) -> u32 {
     match e {
@@ -39,6 +60,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
             "tool name {JSON_TOOL:?} is reserved for JSON output on Anthropic"
         )));
     }
+    refuse_unsupported(opts)?;
     let messages = call.input.to_messages();
     let (system, rest): (Vec<&Message>, Vec<&Message>) =
         messages.iter().partition(|m| m.role == Role::System);
@@ -59,10 +81,10 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         })
         .collect::<Result<Vec<_>>>()?;
     let mut tool_choice = opts.tool_choice.as_ref().map(|c| match c {
-        ToolChoice::Auto => ReqToolChoice::Auto,
-        ToolChoice::None => ReqToolChoice::NoTools,
-        ToolChoice::Required => ReqToolChoice::Any,
-        ToolChoice::Named(name) => ReqToolChoice::Tool { name },
+        ToolChoice::Auto => ReqToolChoice::mode("auto"),
+        ToolChoice::None => ReqToolChoice::mode("none"),
+        ToolChoice::Required => ReqToolChoice::mode("any"),
+        ToolChoice::Named(name) => ReqToolChoice::tool(name),
     });
 
     let thinking = opts.reasoning_effort.map(thinking_budget);
@@ -83,8 +105,17 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         // Forced tool use is incompatible with extended thinking, and with
         // tools of the caller's the model must stay free to call those.
         if opts.tools.is_empty() && thinking.is_none() {
-            tool_choice = Some(ReqToolChoice::Tool { name: JSON_TOOL });
+            tool_choice = Some(ReqToolChoice::tool(JSON_TOOL));
         }
+    }
+    if let Some(parallel) = opts.parallel_tool_calls {
+        let choice = tool_choice.get_or_insert_with(|| ReqToolChoice::mode("auto"));
+        if choice.kind == "none" {
+            return Err(GatewayError::validation(format!(
+                "{NAME} takes parallel-tool-calls only when tools may be called (tool-choice is none)"
+            )));
+        }
+        choice.disable_parallel_tool_use = Some(!parallel);
     }
 
     let mut max_tokens = opts.max_tokens.unwrap_or(defaults::MAX_TOKENS);
@@ -105,6 +136,11 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
             kind: "enabled",
             budget_tokens,
         }),
+        metadata: opts
+            .end_user
+            .as_deref()
+            .map(|user_id| ReqMetadata { user_id }),
+        service_tier: opts.service_tier.as_deref(),
         stream: call.stream,
     };
     let version = call.endpoint.api_version.as_deref();
@@ -131,19 +167,111 @@ fn system_field<'a>(system: &[&'a Message]) -> Option<System<'a>> {
     if system.is_empty() {
         return None;
     }
-    if system.iter().all(|m| !m.cache_control) {
-        let joined: Vec<&str> = system.iter().map(|m| m.content.as_str()).collect();
-        return Some(System::Text(joined.join("\n\n")));
+    let plain: Option<Vec<_>> = system
+        .iter()
+        .map(|m| m.content.plain_text().filter(|_| !m.cache_control))
+        .collect();
+    if let Some(texts) = plain {
+        return Some(System::Text(texts.join("\n\n")));
     }
-    Some(System::Blocks(
-        system
-            .iter()
-            .map(|m| ReqBlock::Text {
-                text: &m.content,
-                cache_control: cache_control(m.cache_control),
-            })
-            .collect(),
-    ))
+    let mut blocks = Vec::new();
+    for m in system {
+        let mut own = content_blocks(&m.content);
+        mark_last(&mut own, m.cache_control);
+        blocks.append(&mut own);
+    }
+    Some(System::Blocks(blocks))
+}
+
+/// Mark the last block that can be a prompt-caching breakpoint.
+fn mark_last(blocks: &mut [ReqBlock<'_>], flagged: bool) {
+    if flagged {
+        for b in blocks.iter_mut().rev() {
+            if b.set_cache_control(CacheControl::Ephemeral) {
+                break;
+            }
+        }
+    }
+}
+
+/// A message's content as blocks. Reasoning blocks go back with their
+/// signature (or redacted data); one without (another provider's) is
+/// omitted, as the WIT documents.
+fn content_blocks(content: &Content) -> Vec<ReqBlock<'_>> {
+    let parts = match content {
+        Content::Text(t) if t.is_empty() => return Vec::new(),
+        Content::Text(t) => {
+            return vec![ReqBlock::Text {
+                text: t,
+                cache_control: None,
+            }];
+        }
+        Content::Parts(p) => p,
+    };
+    let mut blocks = Vec::with_capacity(parts.len());
+    for p in parts {
+        blocks.push(match p {
+            Part::Text {
+                text,
+                cache_control: c,
+            } => ReqBlock::Text {
+                text,
+                cache_control: cache_control(*c),
+            },
+            Part::Image {
+                source,
+                cache_control: c,
+            } => ReqBlock::Image {
+                source: image_source(source),
+                cache_control: cache_control(*c),
+            },
+            Part::Document {
+                document,
+                title,
+                cache_control: c,
+            } => ReqBlock::Document {
+                source: ReqSource::Base64 {
+                    media_type: (&document.media_type).into(),
+                    data: (&document.base64).into(),
+                },
+                title: title.as_deref(),
+                cache_control: cache_control(*c),
+            },
+            Part::Reasoning(ReasoningBlock {
+                redacted: Some(data),
+                ..
+            }) => ReqBlock::RedactedThinking { data },
+            Part::Reasoning(ReasoningBlock {
+                text,
+                signature: Some(signature),
+                ..
+            }) => ReqBlock::Thinking {
+                thinking: text,
+                signature,
+            },
+            Part::Reasoning(_) => continue,
+        });
+    }
+    blocks
+}
+
+/// Inline bytes (or a `data:` URL, unpacked) as base64; any other URL as
+/// a URL the API fetches.
+fn image_source(source: &ImageSource) -> ReqSource<'_> {
+    match (source, source.inline()) {
+        (ImageSource::Inline(m), _) => ReqSource::Base64 {
+            media_type: (&m.media_type).into(),
+            data: (&m.base64).into(),
+        },
+        (_, Some(m)) => {
+            let m = m.into_owned();
+            ReqSource::Base64 {
+                media_type: m.media_type.into(),
+                data: m.base64.into(),
+            }
+        }
+        (ImageSource::Url(url), None) => ReqSource::Url { url },
+    }
 }
 
 /// User/assistant/tool messages as Anthropic content blocks. Tool results
@@ -153,21 +281,9 @@ fn conversation<'a>(messages: &[&'a Message]) -> Result<Vec<ReqMessage<'a>>> {
     let mut turns: Vec<(&'static str, Vec<ReqBlock<'a>>)> = Vec::new();
     for m in messages {
         let (role, mut blocks) = match m.role {
-            Role::User | Role::System => (
-                "user",
-                vec![ReqBlock::Text {
-                    text: &m.content,
-                    cache_control: None,
-                }],
-            ),
+            Role::User | Role::System => ("user", content_blocks(&m.content)),
             Role::Assistant => {
-                let mut blocks = Vec::new();
-                if !m.content.is_empty() {
-                    blocks.push(ReqBlock::Text {
-                        text: &m.content,
-                        cache_control: None,
-                    });
-                }
+                let mut blocks = content_blocks(&m.content);
                 for c in &m.tool_calls {
                     blocks.push(ReqBlock::ToolUse {
                         id: &c.id,
@@ -185,16 +301,21 @@ fn conversation<'a>(messages: &[&'a Message]) -> Result<Vec<ReqMessage<'a>>> {
                 "user",
                 vec![ReqBlock::ToolResult {
                     tool_use_id: m.tool_call_id.as_deref().unwrap_or_default(),
-                    content: &m.content,
+                    content: m.content.text(),
                     cache_control: None,
                 }],
             ),
         };
-        if m.cache_control
-            && let Some(last) = blocks.last_mut()
-        {
-            last.set_cache_control(CacheControl::Ephemeral);
+        if blocks.is_empty() {
+            // An empty user turn is refused by the API; an empty text
+            // block too. Keep the turn (it may be a tool-call-only
+            // assistant turn whose calls were above).
+            blocks.push(ReqBlock::Text {
+                text: "",
+                cache_control: None,
+            });
         }
+        mark_last(&mut blocks, m.cache_control);
         match turns.last_mut() {
             Some((r, b)) if *r == role => b.append(&mut blocks),
             _ => turns.push((role, blocks)),
@@ -209,8 +330,8 @@ fn conversation<'a>(messages: &[&'a Message]) -> Result<Vec<ReqMessage<'a>>> {
                         text,
                         cache_control: None,
                     },
-                ] => Content::Text(text),
-                _ => Content::Blocks(blocks),
+                ] => wire::Content::Text(text),
+                _ => wire::Content::Blocks(blocks),
             };
             ReqMessage { role, content }
         })
@@ -252,12 +373,28 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     let r: wire::MessagesResponse = from_json(body, "messages response")?;
     let mut text = String::new();
     let mut reasoning = String::new();
+    let mut blocks = Vec::new();
     let mut tool_calls = Vec::new();
     let mut json_output = false;
     for block in r.content {
         match block {
             wire::RespBlock::Text { text: t } => text.push_str(&t),
-            wire::RespBlock::Thinking { thinking } => reasoning.push_str(&thinking),
+            wire::RespBlock::Thinking {
+                thinking,
+                signature,
+            } => {
+                reasoning.push_str(&thinking);
+                blocks.push(ReasoningBlock {
+                    text: thinking,
+                    signature: signature.filter(|s| !s.is_empty()),
+                    redacted: None,
+                });
+            }
+            wire::RespBlock::RedactedThinking { data } => blocks.push(ReasoningBlock {
+                text: String::new(),
+                signature: None,
+                redacted: Some(data),
+            }),
             wire::RespBlock::ToolUse { name, input, .. } if name == JSON_TOOL => {
                 json_output = true;
                 text = input.to_string();
@@ -280,6 +417,9 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     Ok(Completion {
         text,
         reasoning: (!reasoning.is_empty()).then_some(reasoning),
+        reasoning_blocks: blocks,
+        refusal: None,
+        logprobs: Vec::new(),
         tool_calls,
         usage: r.usage.as_ref().map(usage),
         model: r.model.unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! The Anthropic Messages stream: `message_start`, content blocks (text,
-//! thinking, tool use with `input_json_delta`), `message_delta` with the
-//! stop reason and usage, `message_stop`.
+//! thinking with its `signature_delta`, redacted thinking, tool use with
+//! `input_json_delta`), `message_delta` with the stop reason and usage,
+//! `message_stop`.
 
 use std::collections::BTreeMap;
 
@@ -137,10 +138,20 @@ impl StreamDecoder for AnthropicStream {
                         }
                         Block::Other
                     }
-                    wire::StartBlock::Thinking { thinking } => {
+                    wire::StartBlock::Thinking {
+                        thinking,
+                        signature,
+                    } => {
                         if !thinking.is_empty() {
                             out.push(StreamEvent::Reasoning(thinking));
                         }
+                        if let Some(s) = signature.filter(|s| !s.is_empty()) {
+                            out.push(StreamEvent::ReasoningSignature(s));
+                        }
+                        Block::Other
+                    }
+                    wire::StartBlock::RedactedThinking { data } => {
+                        out.push(StreamEvent::ReasoningRedacted(data));
                         Block::Other
                     }
                     wire::StartBlock::ToolUse { name, .. } if name == JSON_TOOL => {
@@ -168,6 +179,9 @@ impl StreamDecoder for AnthropicStream {
                 }
                 wire::BlockDelta::ThinkingDelta { thinking } if !thinking.is_empty() => {
                     out.push(StreamEvent::Reasoning(thinking));
+                }
+                wire::BlockDelta::SignatureDelta { signature } if !signature.is_empty() => {
+                    out.push(StreamEvent::ReasoningSignature(signature));
                 }
                 wire::BlockDelta::InputJsonDelta { partial_json } => {
                     match self.blocks.get_mut(&index) {

@@ -247,3 +247,190 @@ fn usage_thinking_tokens_never_exceed_output_tokens() {
     let u = parse_chat(body).unwrap().usage.unwrap();
     assert_eq!((u.output_tokens, u.reasoning_tokens), (7, 7));
 }
+
+// ---------------------------------------------------------------- WIT 0.2
+
+#[test]
+fn request_images_documents_and_thinking_round_trip_as_blocks() {
+    use crate::types::{Content, ImageSource, Media, Part, ReasoningBlock, ToolCall};
+    let user = Message {
+        content: Content::Parts(vec![
+            Part::Image {
+                source: ImageSource::Url("data:image/png;base64,iVBORw0KGgo=".into()),
+                cache_control: false,
+            },
+            Part::Image {
+                source: ImageSource::Url("https://example.com/cat.png".into()),
+                cache_control: false,
+            },
+            Part::Document {
+                document: Media {
+                    media_type: "application/pdf".into(),
+                    base64: "JVBERi0xLjQK".into(),
+                },
+                title: Some("paper".into()),
+                cache_control: true,
+            },
+            Part::Text {
+                text: "Compare them.".into(),
+                cache_control: false,
+            },
+        ]),
+        ..Message::new(Role::User, "")
+    };
+    // The assistant turn as the API returned it: thinking with its
+    // signature, a redacted block, then the tool call.
+    let assistant = Message {
+        content: Content::Parts(vec![
+            Part::Reasoning(ReasoningBlock {
+                text: "Let me look.".into(),
+                signature: Some("EqQBCkYIBxgCKkBd".into()),
+                redacted: None,
+            }),
+            Part::Reasoning(ReasoningBlock {
+                text: String::new(),
+                signature: None,
+                redacted: Some("EmwKAhgBEgy3va3p".into()),
+            }),
+            // Another provider's reasoning has no signature: omitted.
+            Part::Reasoning(ReasoningBlock {
+                text: "unsigned".into(),
+                signature: None,
+                redacted: None,
+            }),
+        ]),
+        tool_calls: vec![ToolCall {
+            id: "toolu_1".into(),
+            name: "lookup".into(),
+            arguments: "{\"q\":\"cat\"}".into(),
+            raw_arguments: None,
+        }],
+        ..Message::new(Role::Assistant, "")
+    };
+    let result = Message {
+        tool_call_id: Some("toolu_1".into()),
+        ..Message::new(Role::Tool, "a cat")
+    };
+    let (_, body) = build(
+        &Input::Messages(vec![user, assistant, result]),
+        &RunOptions::default(),
+    );
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"},
+                 "title": "paper", "cache_control": {"type": "ephemeral"}},
+                {"type": "text", "text": "Compare them."}
+            ]},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "Let me look.", "signature": "EqQBCkYIBxgCKkBd"},
+                {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3p"},
+                {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "cat"}}
+            ]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a cat"}]}
+        ])
+    );
+}
+
+#[test]
+fn request_typed_options_map_or_are_refused_by_name() {
+    let tools = vec![ToolDefinition {
+        name: "f".into(),
+        description: None,
+        parameters: None,
+    }];
+    let opts = RunOptions {
+        tools: tools.clone(),
+        parallel_tool_calls: Some(false),
+        end_user: Some("user-42".into()),
+        service_tier: Some("standard_only".into()),
+        ..RunOptions::default()
+    };
+    let (_, body) = build(&Input::Prompt("hi".into()), &opts);
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "auto", "disable_parallel_tool_use": true})
+    );
+    assert_eq!(body["metadata"], json!({"user_id": "user-42"}));
+    assert_eq!(body["service_tier"], json!("standard_only"));
+    for (name, opts) in [
+        (
+            "presence-penalty",
+            RunOptions {
+                presence_penalty: Some(0.1),
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "frequency-penalty",
+            RunOptions {
+                frequency_penalty: Some(0.1),
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "logit-bias",
+            RunOptions {
+                logit_bias: vec![(1, 1)],
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "seed",
+            RunOptions {
+                seed: Some(1),
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "logprobs",
+            RunOptions {
+                logprobs: true,
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "metadata",
+            RunOptions {
+                metadata: vec![("a".into(), "b".into())],
+                ..RunOptions::default()
+            },
+        ),
+    ] {
+        let ep = endpoint();
+        let e = build_chat(&ChatCall {
+            endpoint: &ep,
+            model: "claude-sonnet-4-6",
+            input: &Input::Prompt("hi".into()),
+            options: &opts,
+            stream: false,
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Validation);
+        assert!(
+            e.to_string().contains(name) && e.to_string().contains("anthropic"),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn response_thinking_blocks_keep_their_signatures() {
+    let body = br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-6",
+        "content":[{"type":"thinking","thinking":"Let me think.","signature":"EqQBCkYIBxgC"},
+                   {"type":"redacted_thinking","data":"EmwKAhgB"},
+                   {"type":"text","text":"42"}],
+        "stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":20}}"#;
+    let c = parse_chat(body).unwrap();
+    assert_eq!(c.text, "42");
+    assert_eq!(c.reasoning.as_deref(), Some("Let me think."));
+    assert_eq!(c.reasoning_blocks.len(), 2);
+    assert_eq!(
+        c.reasoning_blocks[0].signature.as_deref(),
+        Some("EqQBCkYIBxgC")
+    );
+    assert_eq!(c.reasoning_blocks[1].redacted.as_deref(), Some("EmwKAhgB"));
+}

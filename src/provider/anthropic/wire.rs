@@ -1,6 +1,8 @@
 //! Anthropic Messages API wire types (private to the provider). Unknown
 //! block, delta and event types deserialize to `Other`/`Unknown`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -23,8 +25,18 @@ pub(super) struct MessagesRequest<'a> {
     pub tool_choice: Option<ReqToolChoice<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Thinking>,
+    /// `{"user_id": ...}` (`run-options.end-user`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ReqMetadata<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stream: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqMetadata<'a> {
+    pub user_id: &'a str,
 }
 
 /// The hoisted system messages: one string, or text blocks when any of
@@ -68,20 +80,61 @@ pub(super) enum ReqBlock<'a> {
     },
     ToolResult {
         tool_use_id: &'a str,
-        content: &'a str,
+        content: Cow<'a, str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         cache_control: Option<CacheControl>,
+    },
+    Image {
+        source: ReqSource<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
+    },
+    Document {
+        source: ReqSource<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
+    },
+    /// An earlier thinking block, sent back with its signature.
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
     },
 }
 
 impl ReqBlock<'_> {
-    pub fn set_cache_control(&mut self, c: CacheControl) {
+    /// Mark the block as a prompt-caching breakpoint; thinking blocks
+    /// cannot be one (false).
+    pub fn set_cache_control(&mut self, c: CacheControl) -> bool {
         match self {
             Self::Text { cache_control, .. }
             | Self::ToolUse { cache_control, .. }
-            | Self::ToolResult { cache_control, .. } => *cache_control = Some(c),
+            | Self::ToolResult { cache_control, .. }
+            | Self::Image { cache_control, .. }
+            | Self::Document { cache_control, .. } => {
+                *cache_control = Some(c);
+                true
+            }
+            Self::Thinking { .. } | Self::RedactedThinking { .. } => false,
         }
     }
+}
+
+/// Where an image or a document comes from.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum ReqSource<'a> {
+    Base64 {
+        media_type: Cow<'a, str>,
+        data: Cow<'a, str>,
+    },
+    Url {
+        url: &'a str,
+    },
 }
 
 /// A prompt-caching breakpoint: `{"type": "ephemeral"}`.
@@ -100,17 +153,34 @@ pub(super) struct ReqTool<'a> {
     pub input_schema: Value,
 }
 
-/// `{"type": "auto" | "none" | "any"}`, or one tool by name.
+/// `{"type": "auto" | "none" | "any" | "tool", "name"?,
+/// "disable_parallel_tool_use"?}`.
 #[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(super) enum ReqToolChoice<'a> {
-    Auto,
-    #[serde(rename = "none")]
-    NoTools,
-    Any,
-    Tool {
-        name: &'a str,
-    },
+pub(super) struct ReqToolChoice<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_parallel_tool_use: Option<bool>,
+}
+
+impl<'a> ReqToolChoice<'a> {
+    pub fn mode(kind: &'static str) -> Self {
+        Self {
+            kind,
+            name: None,
+            disable_parallel_tool_use: None,
+        }
+    }
+
+    pub fn tool(name: &'a str) -> Self {
+        Self {
+            kind: "tool",
+            name: Some(name),
+            disable_parallel_tool_use: None,
+        }
+    }
 }
 
 /// Extended thinking: `{"type": "enabled", "budget_tokens": n}`.
@@ -153,6 +223,12 @@ pub(super) enum RespBlock {
     Thinking {
         #[serde(default)]
         thinking: String,
+        #[serde(default)]
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
     },
     #[serde(other)]
     Other,
@@ -239,6 +315,12 @@ pub(super) enum StartBlock {
     Thinking {
         #[serde(default)]
         thinking: String,
+        #[serde(default)]
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
     },
     /// The API served the request with another model (`to.model`).
     Fallback {
@@ -269,6 +351,10 @@ pub(super) enum BlockDelta {
     ThinkingDelta {
         #[serde(default)]
         thinking: String,
+    },
+    SignatureDelta {
+        #[serde(default)]
+        signature: String,
     },
     #[serde(other)]
     Other,

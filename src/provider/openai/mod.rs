@@ -12,10 +12,12 @@ use super::openai_compat::{self, add_json_instruction};
 use crate::config::{Endpoint, ProviderKind};
 use crate::error::Result;
 use crate::http::join_url;
-use crate::types::{EmbedOptions, Message, ReasoningEffort, ResponseFormat, Role, ToolChoice};
+use crate::types::{
+    Content, EmbedOptions, Message, Part, ReasoningEffort, ResponseFormat, Role, ToolChoice,
+};
 use wire::{
-    ChatRequest, ReqFunction, ReqFunctionCall, ReqFunctionName, ReqJsonSchema, ReqMessage,
-    ReqResponseFormat, ReqTool, ReqToolCall, ReqToolChoice,
+    ChatRequest, ReqContent, ReqFile, ReqFunction, ReqFunctionCall, ReqFunctionName, ReqImageUrl,
+    ReqJsonSchema, ReqMessage, ReqPart, ReqResponseFormat, ReqTool, ReqToolCall, ReqToolChoice,
 };
 
 /// OpenAI's own API rejects `max_tokens` for reasoning models and wants
@@ -61,6 +63,24 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         tool_choice: opts.tool_choice.as_ref().map(tool_choice),
         response_format: response_format(opts.response_format.as_ref())?,
         reasoning_effort: opts.reasoning_effort.map(effort),
+        parallel_tool_calls: opts.parallel_tool_calls,
+        presence_penalty: opts.presence_penalty,
+        frequency_penalty: opts.frequency_penalty,
+        logit_bias: opts
+            .logit_bias
+            .iter()
+            .map(|(t, b)| (t.to_string(), *b))
+            .collect(),
+        seed: opts.seed,
+        logprobs: opts.logprobs,
+        top_logprobs: opts.top_logprobs,
+        user: opts.end_user.as_deref(),
+        metadata: opts
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        service_tier: opts.service_tier.as_deref(),
         stream: call.stream,
         stream_options: call.stream.then_some(wire::StreamOptions {
             include_usage: true,
@@ -80,11 +100,12 @@ fn req_message(m: &Message) -> ReqMessage<'_> {
         Role::Assistant => "assistant",
         Role::Tool => "tool",
     };
-    let content = if m.role == Role::Assistant && m.content.is_empty() && !m.tool_calls.is_empty() {
-        None
-    } else {
-        Some(m.content.as_str())
-    };
+    let content =
+        if m.role == Role::Assistant && m.content.text().is_empty() && !m.tool_calls.is_empty() {
+            None
+        } else {
+            Some(req_content(&m.content))
+        };
     ReqMessage {
         role,
         content,
@@ -106,6 +127,47 @@ fn req_message(m: &Message) -> ReqMessage<'_> {
             None
         },
     }
+}
+
+/// Text stays a string; images become `image_url` parts and PDFs `file`
+/// parts. Reasoning blocks and prompt-caching hints have no field here
+/// (the WIT documents both as hints): omitted.
+fn req_content(c: &Content) -> ReqContent<'_> {
+    if let Some(text) = c.plain_text() {
+        return ReqContent::Text(text);
+    }
+    let Content::Parts(parts) = c else {
+        return ReqContent::Text(c.text());
+    };
+    if parts
+        .iter()
+        .all(|p| matches!(p, Part::Text { .. } | Part::Reasoning(_)))
+    {
+        return ReqContent::Text(c.text());
+    }
+    ReqContent::Parts(
+        parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text { text, .. } => Some(ReqPart::Text { text }),
+                Part::Image { source, .. } => Some(ReqPart::ImageUrl {
+                    image_url: ReqImageUrl { url: source.url() },
+                }),
+                Part::Document {
+                    document, title, ..
+                } => Some(ReqPart::File {
+                    file: ReqFile {
+                        filename: title.as_deref(),
+                        file_data: format!(
+                            "data:{};base64,{}",
+                            document.media_type, document.base64
+                        ),
+                    },
+                }),
+                Part::Reasoning(_) => None,
+            })
+            .collect(),
+    )
 }
 
 fn tool_choice(c: &ToolChoice) -> ReqToolChoice<'_> {

@@ -137,7 +137,7 @@ impl StreamDecoder for OpenAiStream {
                 }
                 if let Some(r) = d.refusal.filter(|r| !r.is_empty()) {
                     self.refused = true;
-                    out.push(StreamEvent::Text(r));
+                    out.push(StreamEvent::Refusal(r));
                 }
                 for (pos, tc) in d.tool_calls.unwrap_or_default().into_iter().enumerate() {
                     let index = tc.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
@@ -153,6 +153,12 @@ impl StreamDecoder for OpenAiStream {
                             call.arguments.push_str(&a);
                         }
                     }
+                }
+            }
+            if let Some(l) = choice.logprobs {
+                let tokens = l.into_tokens();
+                if !tokens.is_empty() {
+                    out.push(StreamEvent::Logprobs(tokens));
                 }
             }
             if let Some(f) = choice.finish_reason {

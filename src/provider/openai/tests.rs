@@ -188,3 +188,141 @@ fn parse_embed_repeated_or_skipped_index_is_upstream_error() {
     let (v, _, _) = parse_embed(br#"{"data":[{"embedding":[1.0]},{"embedding":[2.0]}]}"#).unwrap();
     assert_eq!(v, vec![vec![1.0], vec![2.0]]);
 }
+
+// ---------------------------------------------------------------- WIT 0.2
+
+fn png() -> crate::types::Media {
+    crate::types::Media {
+        media_type: "image/png".into(),
+        base64: "iVBORw0KGgo=".into(),
+    }
+}
+
+#[test]
+fn request_parts_become_image_url_and_file_parts_reasoning_is_omitted() {
+    use crate::types::{Content, ImageSource, Part, ReasoningBlock};
+    let ep = endpoint(Some("http://127.0.0.1:1/v1"));
+    let user = Message {
+        content: Content::Parts(vec![
+            Part::Text {
+                text: "What is in these?".into(),
+                cache_control: true,
+            },
+            Part::Image {
+                source: ImageSource::Url("https://example.com/cat.png".into()),
+                cache_control: false,
+            },
+            Part::Image {
+                source: ImageSource::Inline(png()),
+                cache_control: false,
+            },
+            Part::Document {
+                document: crate::types::Media {
+                    media_type: "application/pdf".into(),
+                    base64: "JVBERi0xLjQK".into(),
+                },
+                title: Some("paper.pdf".into()),
+                cache_control: false,
+            },
+        ]),
+        ..Message::new(Role::User, "")
+    };
+    let assistant = Message {
+        content: Content::Parts(vec![
+            Part::Reasoning(ReasoningBlock {
+                text: "thinking".into(),
+                signature: Some("sig".into()),
+                redacted: None,
+            }),
+            Part::Text {
+                text: "A cat.".into(),
+                cache_control: false,
+            },
+        ]),
+        ..Message::new(Role::Assistant, "")
+    };
+    let input = Input::Messages(vec![user, assistant]);
+    let b = body_of(&ep, &input, &RunOptions::default(), false);
+    assert_eq!(
+        b["messages"],
+        json!([
+            {"role": "user", "content": [
+                {"type": "text", "text": "What is in these?"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                {"type": "file", "file": {"filename": "paper.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"}}
+            ]},
+            {"role": "assistant", "content": "A cat."}
+        ])
+    );
+}
+
+#[test]
+fn request_typed_options_are_sent_by_their_openai_names() {
+    let ep = endpoint(None);
+    let opts = RunOptions {
+        tools: vec![ToolDefinition {
+            name: "f".into(),
+            description: None,
+            parameters: None,
+        }],
+        parallel_tool_calls: Some(false),
+        presence_penalty: Some(0.5),
+        frequency_penalty: Some(-0.25),
+        logit_bias: vec![(50256, -100), (15496, 5)],
+        seed: Some(7),
+        logprobs: true,
+        top_logprobs: Some(3),
+        end_user: Some("user-42".into()),
+        metadata: vec![("team".into(), "a".into())],
+        service_tier: Some("flex".into()),
+        ..RunOptions::default()
+    };
+    let b = body_of(&ep, &Input::Prompt("hi".into()), &opts, false);
+    assert_eq!(b["parallel_tool_calls"], json!(false));
+    assert_eq!(b["presence_penalty"], json!(0.5));
+    assert_eq!(b["frequency_penalty"], json!(-0.25));
+    assert_eq!(b["logit_bias"], json!({"50256": -100, "15496": 5}));
+    assert_eq!(b["seed"], json!(7));
+    assert_eq!(b["logprobs"], json!(true));
+    assert_eq!(b["top_logprobs"], json!(3));
+    assert_eq!(b["user"], json!("user-42"));
+    assert_eq!(b["metadata"], json!({"team": "a"}));
+    assert_eq!(b["service_tier"], json!("flex"));
+    // None of them is sent when not asked for.
+    let plain = body_of(
+        &ep,
+        &Input::Prompt("hi".into()),
+        &RunOptions::default(),
+        false,
+    );
+    for k in [
+        "parallel_tool_calls",
+        "presence_penalty",
+        "logit_bias",
+        "seed",
+        "logprobs",
+        "user",
+        "metadata",
+        "service_tier",
+    ] {
+        assert!(plain.get(k).is_none(), "{k} sent unasked: {plain}");
+    }
+}
+
+#[test]
+fn response_logprobs_and_refusal_are_parsed() {
+    let body = br#"{"id":"c","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,
+        "message":{"role":"assistant","content":null,"refusal":"I can't help with that."},
+        "logprobs":{"content":null,"refusal":[{"token":"I","logprob":-0.01,"bytes":[73],
+            "top_logprobs":[{"token":"I","logprob":-0.01,"bytes":[73]},{"token":"Sorry","logprob":-4.6,"bytes":null}]}]},
+        "finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11}}"#;
+    let c = crate::provider::openai_compat::parse_chat(body).unwrap();
+    assert_eq!(c.text, "");
+    assert_eq!(c.refusal.as_deref(), Some("I can't help with that."));
+    assert_eq!(c.logprobs.len(), 1);
+    assert_eq!(c.logprobs[0].token, "I");
+    assert_eq!(c.logprobs[0].bytes.as_deref(), Some(&[73u8][..]));
+    assert_eq!(c.logprobs[0].top.len(), 2);
+    assert_eq!(c.logprobs[0].top[1].token, "Sorry");
+}

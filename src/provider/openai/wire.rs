@@ -30,6 +30,27 @@ pub(super) struct ChatRequest<'a> {
     pub response_format: Option<ReqResponseFormat<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    /// Token ids as strings, as the API has them.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub logit_bias: std::collections::BTreeMap<String, i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub logprobs: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,11 +66,40 @@ pub(super) struct StreamOptions {
 pub(super) struct ReqMessage<'a> {
     pub role: &'static str,
     /// `null` for an assistant message that only carries tool calls.
-    pub content: Option<&'a str>,
+    pub content: Option<ReqContent<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ReqToolCall<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<&'a str>,
+}
+
+/// A string, or content parts (user messages with images or files).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum ReqContent<'a> {
+    Text(Cow<'a, str>),
+    Parts(Vec<ReqPart<'a>>),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum ReqPart<'a> {
+    Text { text: &'a str },
+    ImageUrl { image_url: ReqImageUrl<'a> },
+    File { file: ReqFile<'a> },
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqImageUrl<'a> {
+    pub url: Cow<'a, str>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ReqFile<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<&'a str>,
+    /// `data:application/pdf;base64,...`
+    pub file_data: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -150,6 +200,8 @@ pub(super) struct ChunkChoice<'a> {
     pub delta: Option<Delta<'a>>,
     #[serde(default, borrow)]
     pub finish_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub logprobs: Option<crate::provider::openai_compat::WireLogprobs>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,10 +20,12 @@ use super::common::{
 };
 use super::openai_compat::{self, add_json_instruction};
 use crate::config::Endpoint;
+use crate::content::unsupported_part;
 use crate::error::{GatewayError, Result, UpstreamDetail};
 use crate::http::{encode_path, join_url};
 use crate::types::{
-    Completion, FinishReason, Input, Message, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+    Completion, Content, FinishReason, Input, Message, Part, ResponseFormat, Role, RunOptions,
+    ToolCall, ToolChoice, Usage,
 };
 use crate::validate::check_path_model;
 use wire::{ReqFunctionCall, ReqMessage, ReqResponseFormat, ReqTool, ReqToolCall, RunRequest};
@@ -59,6 +61,10 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     // them and lets the model decide, and a forced choice is refused rather
     // than silently downgraded to `auto`.
     check_tool_choice(call)?;
+    refuse_unsupported(&call.endpoint.name, opts)?;
+    if let Some(ms) = &messages {
+        check_parts(&call.endpoint.name, ms)?;
+    }
     let tools = if opts.tool_choice == Some(ToolChoice::None) {
         Vec::new()
     } else {
@@ -94,6 +100,9 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         top_p: opts.top_p,
         tools,
         response_format,
+        presence_penalty: opts.presence_penalty,
+        frequency_penalty: opts.frequency_penalty,
+        seed: opts.seed,
         stream: call.stream,
     };
     ProviderRequest::new(
@@ -120,6 +129,44 @@ fn check_tool_choice(call: &ChatCall<'_>) -> Result<()> {
     )))
 }
 
+/// Options the run API has no field for: refused by name.
+fn refuse_unsupported(provider: &str, opts: &RunOptions) -> Result<()> {
+    let refused = [
+        ("parallel-tool-calls", opts.parallel_tool_calls.is_some()),
+        ("logit-bias", !opts.logit_bias.is_empty()),
+        ("logprobs", opts.logprobs),
+        ("end-user", opts.end_user.is_some()),
+        ("metadata", !opts.metadata.is_empty()),
+        ("service-tier", opts.service_tier.is_some()),
+    ];
+    match refused.iter().find(|(_, set)| *set) {
+        Some((name, _)) => Err(GatewayError::validation(format!(
+            "provider {provider:?} (workers-ai) does not support the option {name}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The run API takes text only: images and documents are refused by name;
+/// reasoning parts are omitted (a hint, as the WIT documents).
+fn check_parts(provider: &str, messages: &[Message]) -> Result<()> {
+    for (i, m) in messages.iter().enumerate() {
+        if let Content::Parts(parts) = &m.content
+            && let Some((j, p)) = parts
+                .iter()
+                .enumerate()
+                .find(|(_, p)| matches!(p, Part::Image { .. } | Part::Document { .. }))
+        {
+            return Err(unsupported_part(
+                &format!("provider {provider:?} (workers-ai)"),
+                &format!("messages[{i}].content[{j}]"),
+                p,
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn req_message(m: &Message) -> ReqMessage<'_> {
     let role = match m.role {
         Role::System => "system",
@@ -129,7 +176,7 @@ fn req_message(m: &Message) -> ReqMessage<'_> {
     };
     ReqMessage {
         role,
-        content: &m.content,
+        content: m.content.text(),
         tool_calls: m
             .tool_calls
             .iter()
@@ -227,6 +274,9 @@ fn text_completion(text: String) -> Completion {
     Completion {
         text,
         reasoning: None,
+        reasoning_blocks: Vec::new(),
+        refusal: None,
+        logprobs: Vec::new(),
         tool_calls: Vec::new(),
         usage: None,
         model: String::new(),
@@ -264,6 +314,9 @@ pub(crate) fn parse_chat(body: &[u8]) -> Result<Completion> {
     Ok(Completion {
         text,
         reasoning: None,
+        reasoning_blocks: Vec::new(),
+        refusal: None,
+        logprobs: Vec::new(),
         tool_calls,
         usage: r.usage.as_ref().map(usage),
         model: String::new(),

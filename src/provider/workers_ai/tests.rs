@@ -272,3 +272,125 @@ fn openai_shaped_result_reasoning_tokens_are_kept() {
         28
     );
 }
+
+// ---------------------------------------------------------------- WIT 0.2
+
+fn try_build(input: &Input, opts: &RunOptions) -> crate::error::Result<crate::http::HttpRequest> {
+    let ep = endpoint();
+    build_chat(&ChatCall {
+        endpoint: &ep,
+        model: "@cf/meta/llama-3.1-8b-instruct",
+        input,
+        options: opts,
+        stream: false,
+    })
+}
+
+#[test]
+fn request_images_are_refused_by_name_reasoning_is_omitted() {
+    use crate::types::{Content, ImageSource, Media, Part, ReasoningBlock};
+    let image = Message {
+        content: Content::Parts(vec![Part::Image {
+            source: ImageSource::Inline(Media {
+                media_type: "image/png".into(),
+                base64: "iVBORw0KGgo=".into(),
+            }),
+            cache_control: false,
+        }]),
+        ..Message::new(Role::User, "")
+    };
+    let e = try_build(&Input::Messages(vec![image]), &RunOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), crate::ErrorKind::Validation);
+    assert!(
+        e.to_string().contains("image parts") && e.to_string().contains("messages[0].content[0]"),
+        "{e}"
+    );
+    let with_reasoning = vec![
+        Message::new(Role::User, "hi"),
+        Message {
+            content: Content::Parts(vec![
+                Part::Reasoning(ReasoningBlock {
+                    text: "hmm".into(),
+                    ..ReasoningBlock::default()
+                }),
+                Part::Text {
+                    text: "Hello".into(),
+                    cache_control: false,
+                },
+            ]),
+            ..Message::new(Role::Assistant, "")
+        },
+        Message::new(Role::User, "again"),
+    ];
+    let (_, b) = build(
+        &Input::Messages(with_reasoning),
+        &RunOptions::default(),
+        false,
+    );
+    assert_eq!(
+        b["messages"][1],
+        json!({"role": "assistant", "content": "Hello"})
+    );
+}
+
+#[test]
+fn request_typed_options_are_sent_or_refused_by_name() {
+    let opts = RunOptions {
+        presence_penalty: Some(0.5),
+        frequency_penalty: Some(0.5),
+        seed: Some(9),
+        ..RunOptions::default()
+    };
+    let (_, b) = build(&Input::Prompt("hi".into()), &opts, false);
+    assert_eq!(
+        (
+            b["presence_penalty"].clone(),
+            b["frequency_penalty"].clone(),
+            b["seed"].clone()
+        ),
+        (json!(0.5), json!(0.5), json!(9))
+    );
+    for (name, opts) in [
+        (
+            "logit-bias",
+            RunOptions {
+                logit_bias: vec![(1, 1)],
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "logprobs",
+            RunOptions {
+                logprobs: true,
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "end-user",
+            RunOptions {
+                end_user: Some("u".into()),
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "metadata",
+            RunOptions {
+                metadata: vec![("a".into(), "b".into())],
+                ..RunOptions::default()
+            },
+        ),
+        (
+            "service-tier",
+            RunOptions {
+                service_tier: Some("flex".into()),
+                ..RunOptions::default()
+            },
+        ),
+    ] {
+        let e = try_build(&Input::Prompt("hi".into()), &opts).unwrap_err();
+        assert!(
+            e.to_string().contains(name) && e.to_string().contains("workers-ai"),
+            "{name}: {e}"
+        );
+    }
+}

@@ -21,6 +21,12 @@ pub(super) struct RunRequest<'a> {
     pub tools: Vec<ReqTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<ReqResponseFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stream: bool,
 }
@@ -29,7 +35,7 @@ pub(super) struct RunRequest<'a> {
 pub(super) struct ReqMessage<'a> {
     pub role: &'static str,
     /// Always a string, also for an assistant turn with only tool calls.
-    pub content: &'a str,
+    pub content: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ReqToolCall<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -168,8 +168,9 @@ fn stream_thinking_cache_usage_and_empty_tool_input() {
     );
     let ev = fixture(body.as_bytes());
     assert_eq!(ev[0], StreamEvent::Reasoning("Let me think".into()));
-    assert_eq!(ev[1], tool("t1", "now", "{}"));
-    match &ev[2] {
+    assert_eq!(ev[1], StreamEvent::ReasoningSignature("EqQB".into()));
+    assert_eq!(ev[2], tool("t1", "now", "{}"));
+    match &ev[3] {
         StreamEvent::Done(d) => assert_eq!(
             d.usage,
             Some(Usage {

@@ -84,11 +84,11 @@ fn stream_parallel_tool_calls_fixture_assembles_by_index() {
 }
 
 #[test]
-fn stream_refusal_fixture_is_text_and_content_filter() {
+fn stream_refusal_fixture_is_refusal_and_content_filter() {
     assert_eq!(
         collapse(&fixture("refusal_with_usage")),
         vec![
-            text("I'm sorry, I can't assist with that request."),
+            StreamEvent::Refusal("I'm sorry, I can't assist with that request.".into()),
             done(FIX, 79, 11, FinishReason::ContentFilter)
         ]
     );
