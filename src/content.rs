@@ -58,6 +58,25 @@ fn data_url(url: &str) -> Option<Media> {
     })
 }
 
+/// WIT `image-detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageDetail {
+    Auto,
+    Low,
+    High,
+}
+
+impl ImageDetail {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Low => "low",
+            Self::High => "high",
+        }
+    }
+}
+
 /// WIT `reasoning-block`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ReasoningBlock {
@@ -79,6 +98,8 @@ pub enum Part {
     },
     Image {
         source: ImageSource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<ImageDetail>,
         #[serde(default)]
         cache_control: bool,
     },
@@ -331,6 +352,7 @@ mod tests {
             },
             Part::Image {
                 source: ImageSource::Inline(png()),
+                detail: None,
                 cache_control: false,
             },
         ]);
@@ -378,6 +400,7 @@ mod tests {
         let img = |m: Media| {
             Content::Parts(vec![Part::Image {
                 source: ImageSource::Inline(m),
+                detail: None,
                 cache_control: false,
             }])
         };
@@ -405,6 +428,7 @@ mod tests {
         assert!(r.validate(Role::Assistant, "m").is_ok());
         let bad = Content::Parts(vec![Part::Image {
             source: ImageSource::Url("file:///etc/passwd".into()),
+            detail: None,
             cache_control: false,
         }]);
         assert!(bad.validate(Role::User, "m").is_err());

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::content::{Content, ImageSource, Media, Part, ReasoningBlock};
+pub use crate::content::{Content, ImageDetail, ImageSource, Media, Part, ReasoningBlock};
 pub use crate::error::Attempt;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http::Headers;
@@ -389,11 +389,7 @@ impl RunOptions {
         if self.metadata.len() > 16 {
             return Err(GatewayError::validation("metadata has more than 16 pairs"));
         }
-        if self.parallel_tool_calls.is_some() && self.tools.is_empty() {
-            return Err(GatewayError::validation(
-                "parallel-tool-calls needs tools, but none were given",
-            ));
-        }
+
         for (name, value) in &self.headers {
             crate::validate::check_header(name, value)?;
         }

@@ -141,6 +141,11 @@ fn content(c: w::Content) -> d::Content {
                             w::ImageSource::Url(u) => d::ImageSource::Url(u),
                             w::ImageSource::Inline(m) => d::ImageSource::Inline(media(m)),
                         },
+                        detail: i.detail.map(|x| match x {
+                            w::ImageDetail::Auto => d::ImageDetail::Auto,
+                            w::ImageDetail::Low => d::ImageDetail::Low,
+                            w::ImageDetail::High => d::ImageDetail::High,
+                        }),
                         cache_control: cached(i.cache_control),
                     },
                     w::ContentPart::Document(x) => d::Part::Document {

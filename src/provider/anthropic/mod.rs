@@ -108,7 +108,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
             tool_choice = Some(ReqToolChoice::tool(JSON_TOOL));
         }
     }
-    if let Some(parallel) = opts.parallel_tool_calls {
+    if let Some(parallel) = opts.parallel_tool_calls.filter(|_| !opts.tools.is_empty()) {
         let choice = tool_choice.get_or_insert_with(|| ReqToolChoice::mode("auto"));
         if choice.kind == "none" {
             return Err(GatewayError::validation(format!(
@@ -218,9 +218,11 @@ fn content_blocks(content: &Content) -> Vec<ReqBlock<'_>> {
                 text,
                 cache_control: cache_control(*c),
             },
+            // `detail` is a hint Anthropic has no setting for.
             Part::Image {
                 source,
                 cache_control: c,
+                ..
             } => ReqBlock::Image {
                 source: image_source(source),
                 cache_control: cache_control(*c),

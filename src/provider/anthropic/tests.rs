@@ -257,10 +257,12 @@ fn request_images_documents_and_thinking_round_trip_as_blocks() {
         content: Content::Parts(vec![
             Part::Image {
                 source: ImageSource::Url("data:image/png;base64,iVBORw0KGgo=".into()),
+                detail: None,
                 cache_control: false,
             },
             Part::Image {
                 source: ImageSource::Url("https://example.com/cat.png".into()),
+                detail: None,
                 cache_control: false,
             },
             Part::Document {

@@ -63,7 +63,8 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         tool_choice: opts.tool_choice.as_ref().map(tool_choice),
         response_format: response_format(opts.response_format.as_ref())?,
         reasoning_effort: opts.reasoning_effort.map(effort),
-        parallel_tool_calls: opts.parallel_tool_calls,
+        // No tool can be called without tools (and the API refuses it).
+        parallel_tool_calls: opts.parallel_tool_calls.filter(|_| !opts.tools.is_empty()),
         presence_penalty: opts.presence_penalty,
         frequency_penalty: opts.frequency_penalty,
         logit_bias: opts
@@ -150,8 +151,11 @@ fn req_content(c: &Content) -> ReqContent<'_> {
             .iter()
             .filter_map(|p| match p {
                 Part::Text { text, .. } => Some(ReqPart::Text { text }),
-                Part::Image { source, .. } => Some(ReqPart::ImageUrl {
-                    image_url: ReqImageUrl { url: source.url() },
+                Part::Image { source, detail, .. } => Some(ReqPart::ImageUrl {
+                    image_url: ReqImageUrl {
+                        url: source.url(),
+                        detail: detail.map(crate::types::ImageDetail::name),
+                    },
                 }),
                 Part::Document {
                     document, title, ..

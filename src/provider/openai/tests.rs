@@ -210,10 +210,12 @@ fn request_parts_become_image_url_and_file_parts_reasoning_is_omitted() {
             },
             Part::Image {
                 source: ImageSource::Url("https://example.com/cat.png".into()),
+                detail: None,
                 cache_control: false,
             },
             Part::Image {
                 source: ImageSource::Inline(png()),
+                detail: Some(crate::types::ImageDetail::Low),
                 cache_control: false,
             },
             Part::Document {
@@ -249,7 +251,7 @@ fn request_parts_become_image_url_and_file_parts_reasoning_is_omitted() {
             {"role": "user", "content": [
                 {"type": "text", "text": "What is in these?"},
                 {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
                 {"type": "file", "file": {"filename": "paper.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"}}
             ]},
             {"role": "assistant", "content": "A cat."}
@@ -317,7 +319,7 @@ fn response_logprobs_and_refusal_are_parsed() {
         "logprobs":{"content":null,"refusal":[{"token":"I","logprob":-0.01,"bytes":[73],
             "top_logprobs":[{"token":"I","logprob":-0.01,"bytes":[73]},{"token":"Sorry","logprob":-4.6,"bytes":null}]}]},
         "finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11}}"#;
-    let c = crate::provider::openai_compat::parse_chat(body).unwrap();
+    let c = openai_compat::parse_chat(body).unwrap();
     assert_eq!(c.text, "");
     assert_eq!(c.refusal.as_deref(), Some("I can't help with that."));
     assert_eq!(c.logprobs.len(), 1);

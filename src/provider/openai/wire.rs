@@ -92,6 +92,8 @@ pub(super) enum ReqPart<'a> {
 #[derive(Debug, Serialize)]
 pub(super) struct ReqImageUrl<'a> {
     pub url: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]

@@ -275,7 +275,7 @@ fn openai_shaped_result_reasoning_tokens_are_kept() {
 
 // ---------------------------------------------------------------- WIT 0.2
 
-fn try_build(input: &Input, opts: &RunOptions) -> crate::error::Result<crate::http::HttpRequest> {
+fn try_build(input: &Input, opts: &RunOptions) -> Result<crate::http::HttpRequest> {
     let ep = endpoint();
     build_chat(&ChatCall {
         endpoint: &ep,
@@ -295,6 +295,7 @@ fn request_images_are_refused_by_name_reasoning_is_omitted() {
                 media_type: "image/png".into(),
                 base64: "iVBORw0KGgo=".into(),
             }),
+            detail: None,
             cache_control: false,
         }]),
         ..Message::new(Role::User, "")

@@ -225,3 +225,39 @@ fn stream_message_delta_thinking_tokens_become_reasoning_tokens() {
         other => panic!("expected done, got {other:?}"),
     }
 }
+
+#[test]
+fn stream_thinking_signature_fixture_closes_the_block_with_its_signature() {
+    // A synthetic capture from the Anthropic SDK's own suite (tests/fixtures/README.md).
+    let ev = fixture(include_bytes!(
+        "../../../../tests/fixtures/anthropic/thinking_signature_synthetic.sse"
+    ));
+    let reasoning: String = ev
+        .iter()
+        .take_while(|e| !matches!(e, StreamEvent::ReasoningSignature(_)))
+        .filter_map(|e| match e {
+            StreamEvent::Reasoning(r) => Some(r.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasoning.starts_with("Simple educational question"),
+        "{reasoning}"
+    );
+    let sig = ev.iter().find_map(|e| match e {
+        StreamEvent::ReasoningSignature(s) => Some(s.as_str()),
+        _ => None,
+    });
+    assert_eq!(
+        sig,
+        Some("c3ludGhldGljLXNpZ25hdHVyZS1maXh0dXJlLWEtbm90LWEtcmVhbC1zaWduYXR1cmU=")
+    );
+    assert!(ev.contains(&StreamEvent::Text("Hi".into())));
+    match ev.last() {
+        Some(StreamEvent::Done(d)) => {
+            assert_eq!(d.finish_reason, Some(FinishReason::ContentFilter));
+            assert_eq!(d.usage.map(|u| u.reasoning_tokens), Some(67));
+        }
+        other => panic!("expected done, got {other:?}"),
+    }
+}

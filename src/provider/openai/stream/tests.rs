@@ -24,6 +24,16 @@ fn fixture(name: &str) -> Vec<StreamEvent> {
         "multiple_choices" => {
             &include_bytes!("../../../../tests/fixtures/openai/multiple_choices.sse")[..]
         }
+        "logprobs_content_with_usage" => {
+            &include_bytes!("../../../../tests/fixtures/openai/logprobs_content_with_usage.sse")[..]
+        }
+        "refusal_logprobs_with_usage" => {
+            &include_bytes!("../../../../tests/fixtures/openai/refusal_logprobs_with_usage.sse")[..]
+        }
+        "logprobs_top3_with_usage" => {
+            &include_bytes!("../../../../tests/fixtures/openai-dotnet/logprobs_top3_with_usage.sse")
+                [..]
+        }
         _ => unreachable!("unknown fixture"),
     };
     decode_checked(WireFormat::OpenAi, bytes)
@@ -198,4 +208,76 @@ fn stream_missing_call_id_is_generated_with_aigw_prefix() {
     let ev = decode_checked(WireFormat::OpenAi, body.as_bytes());
     assert_eq!(ev[0], tool("aigw_0", "a", "{}"));
     assert_eq!(ev[1], tool("call_0", "b", "{}"));
+}
+
+fn logprob_tokens(events: &[StreamEvent]) -> Vec<crate::types::TokenLogprob> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Logprobs(l) => Some(l.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn stream_logprobs_fixture_gives_one_token_per_content_chunk() {
+    let ev = fixture("logprobs_content_with_usage");
+    let tokens = logprob_tokens(&ev);
+    let texts: String = ev
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    // The tokens spell the text, in order.
+    assert_eq!(
+        tokens.iter().map(|t| t.token.as_str()).collect::<String>(),
+        texts
+    );
+    assert_eq!(tokens[0].token, "Foo");
+    assert!((tokens[0].logprob - -0.002_509_428_2).abs() < 1e-12);
+    assert_eq!(tokens[0].bytes.as_deref(), Some(&b"Foo"[..]));
+    assert!(matches!(ev.last(), Some(StreamEvent::Done(_))));
+}
+
+#[test]
+fn stream_refusal_logprobs_fixture_gives_refusal_and_its_tokens() {
+    let ev = fixture("refusal_logprobs_with_usage");
+    let refusal: String = ev
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Refusal(r) => Some(r.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!ev.iter().any(|e| matches!(e, StreamEvent::Text(_))));
+    let tokens = logprob_tokens(&ev);
+    assert_eq!(
+        tokens.iter().map(|t| t.token.as_str()).collect::<String>(),
+        refusal
+    );
+    assert_eq!(tokens.len(), 11);
+    // `-3.4121115e-6` parses.
+    assert!(
+        tokens
+            .iter()
+            .any(|t| (t.logprob - -3.412_111_5e-6).abs() < 1e-15)
+    );
+}
+
+#[test]
+fn stream_top_logprobs_fixture_keeps_three_alternatives_per_token() {
+    let ev = fixture("logprobs_top3_with_usage");
+    let tokens = logprob_tokens(&ev);
+    assert_eq!(tokens.len(), 829);
+    assert!(tokens.iter().all(|t| t.top.len() == 3));
+    assert_eq!(tokens[0].token, "Choosing");
+    assert_eq!(tokens[0].top[0].token, "The");
+    match ev.last() {
+        Some(StreamEvent::Done(d)) => assert_eq!(d.usage.map(|u| u.output_tokens), Some(829)),
+        other => panic!("expected done, got {other:?}"),
+    }
 }
