@@ -11,7 +11,6 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::GatewayError;
-use crate::types::Role;
 
 /// Inline bytes, base64-encoded (WIT `media`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +74,27 @@ impl ImageDetail {
             Self::High => "high",
         }
     }
+}
+
+/// WIT `top-logprob`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TopLogprob {
+    pub token: String,
+    pub logprob: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// WIT `token-logprob`: one output token's log-probability (not content,
+/// but it travels with the output text).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    pub token: String,
+    pub logprob: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top: Vec<TopLogprob>,
 }
 
 /// WIT `reasoning-block`.
@@ -237,9 +257,11 @@ impl Content {
         }
     }
 
-    /// Reject parts in the wrong role and malformed media; `at` names the
-    /// message (`messages[2]`).
-    pub fn validate(&self, role: Role, at: &str) -> Result<(), GatewayError> {
+    /// Reject malformed parts: media that is not base64 or of the wrong
+    /// type, an image URL that is not one, a redacted block with text. `at`
+    /// names the message (`messages[2]`). Which role may carry which part
+    /// is `types::Input::validate`'s.
+    pub fn validate(&self, at: &str) -> Result<(), GatewayError> {
         let Self::Parts(parts) = self else {
             return Ok(());
         };
@@ -247,27 +269,19 @@ impl Content {
             let here = format!("{at}.content[{i}]");
             match p {
                 Part::Text { .. } => {}
-                Part::Image { source, .. } => {
-                    if role != Role::User {
-                        return Err(wrong_role(&here, p, role, "user"));
-                    }
-                    match source {
-                        ImageSource::Url(u) => {
-                            if let Some(m) = data_url(u) {
-                                check_media(&m, &here, "image/")?;
-                            } else if !u.starts_with("https://") && !u.starts_with("http://") {
-                                return Err(GatewayError::validation(format!(
-                                    "{here}: an image URL must be https:, http: or a base64 data: URL"
-                                )));
-                            }
+                Part::Image { source, .. } => match source {
+                    ImageSource::Url(u) => {
+                        if let Some(m) = data_url(u) {
+                            check_media(&m, &here, "image/")?;
+                        } else if !u.starts_with("https://") && !u.starts_with("http://") {
+                            return Err(GatewayError::validation(format!(
+                                "{here}: an image URL must be https:, http: or a base64 data: URL"
+                            )));
                         }
-                        ImageSource::Inline(m) => check_media(m, &here, "image/")?,
                     }
-                }
+                    ImageSource::Inline(m) => check_media(m, &here, "image/")?,
+                },
                 Part::Document { document, .. } => {
-                    if role != Role::User {
-                        return Err(wrong_role(&here, p, role, "user"));
-                    }
                     if document.media_type != "application/pdf" {
                         return Err(GatewayError::validation(format!(
                             "{here}: a document must be application/pdf, not {:?}",
@@ -277,9 +291,6 @@ impl Content {
                     check_media(document, &here, "application/")?;
                 }
                 Part::Reasoning(r) => {
-                    if role != Role::Assistant {
-                        return Err(wrong_role(&here, p, role, "assistant"));
-                    }
                     if r.redacted.is_some() && !r.text.is_empty() {
                         return Err(GatewayError::validation(format!(
                             "{here}: a redacted reasoning block has no text"
@@ -290,14 +301,6 @@ impl Content {
         }
         Ok(())
     }
-}
-
-fn wrong_role(at: &str, p: &Part, role: Role, only: &str) -> GatewayError {
-    GatewayError::validation(format!(
-        "{at}: a {} part is allowed only in {only} messages, not {}",
-        p.name(),
-        role.name()
-    ))
 }
 
 fn check_media(m: &Media, at: &str, family: &str) -> Result<(), GatewayError> {
@@ -404,33 +407,32 @@ mod tests {
                 cache_control: false,
             }])
         };
-        assert!(img(png()).validate(Role::User, "messages[0]").is_ok());
+        assert!(img(png()).validate("messages[0]").is_ok());
         let e = img(Media {
             base64: "not base64!".into(),
             ..png()
         })
-        .validate(Role::User, "messages[0]")
+        .validate("messages[0]")
         .unwrap_err();
         assert!(e.to_string().contains("messages[0].content[0]"), "{e}");
         assert!(e.to_string().contains("not base64"), "{e}");
-        let e = img(png())
-            .validate(Role::System, "messages[1]")
-            .unwrap_err();
-        assert!(e.to_string().contains("only in user messages"), "{e}");
         let doc = Content::Parts(vec![Part::Document {
             document: png(),
             title: None,
             cache_control: false,
         }]);
-        assert!(doc.validate(Role::User, "m").is_err());
-        let r = Content::Parts(vec![Part::Reasoning(ReasoningBlock::default())]);
-        assert!(r.validate(Role::User, "m").is_err());
-        assert!(r.validate(Role::Assistant, "m").is_ok());
+        assert!(doc.validate("m").is_err());
+        let r = Content::Parts(vec![Part::Reasoning(ReasoningBlock {
+            text: "t".into(),
+            signature: None,
+            redacted: Some("d".into()),
+        })]);
+        assert!(r.validate("m").is_err());
         let bad = Content::Parts(vec![Part::Image {
             source: ImageSource::Url("file:///etc/passwd".into()),
             detail: None,
             cache_control: false,
         }]);
-        assert!(bad.validate(Role::User, "m").is_err());
+        assert!(bad.validate("m").is_err());
     }
 }

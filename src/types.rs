@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::content::{Content, ImageDetail, ImageSource, Media, Part, ReasoningBlock};
+pub use crate::content::{
+    Content, ImageDetail, ImageSource, Media, Part, ReasoningBlock, TokenLogprob, TopLogprob,
+};
 pub use crate::error::Attempt;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http::Headers;
@@ -133,7 +135,9 @@ impl Input {
             ));
         }
         for (i, m) in msgs.iter().enumerate() {
-            m.content.validate(m.role, &format!("messages[{i}]"))?;
+            let at = format!("messages[{i}]");
+            m.content.validate(&at)?;
+            check_part_roles(m, &at)?;
             if m.role == Role::Tool
                 && let Content::Parts(parts) = &m.content
                 && let Some(p) = parts.iter().find(|p| !matches!(p, Part::Text { .. }))
@@ -162,6 +166,30 @@ impl Input {
         }
         Ok(())
     }
+}
+
+/// Images and documents only in user messages, reasoning only in
+/// assistant messages (text anywhere).
+fn check_part_roles(m: &Message, at: &str) -> Result<(), GatewayError> {
+    let Content::Parts(parts) = &m.content else {
+        return Ok(());
+    };
+    for (j, p) in parts.iter().enumerate() {
+        let only = match p {
+            Part::Text { .. } => continue,
+            Part::Image { .. } | Part::Document { .. } => Role::User,
+            Part::Reasoning(_) => Role::Assistant,
+        };
+        if m.role != only {
+            return Err(GatewayError::validation(format!(
+                "{at}.content[{j}]: a {} part is allowed only in {} messages, not {}",
+                p.name(),
+                only.name(),
+                m.role.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Parse `text` as a JSON object, or fail with a validation error naming
@@ -300,103 +328,6 @@ pub struct RunOptions {
     pub request_id: Option<String>,
 }
 
-impl RunOptions {
-    /// Check the option values that do not depend on the provider.
-    pub fn validate(&self) -> Result<(), GatewayError> {
-        if let Some(ResponseFormat::JsonSchema(s)) = &self.response_format {
-            if s.name.is_empty() {
-                return Err(GatewayError::validation(
-                    "response-format json-schema name is empty",
-                ));
-            }
-            parse_json_object(&s.schema, "response-format json-schema schema")?;
-        }
-        for (i, t) in self.tools.iter().enumerate() {
-            if t.name.is_empty() {
-                return Err(GatewayError::validation(format!(
-                    "tools[{i}] has an empty name"
-                )));
-            }
-            if let Some(p) = &t.parameters {
-                parse_json_object(p, &format!("tools[{i}].parameters"))?;
-            }
-        }
-        if let Some(ToolChoice::Named(n)) = &self.tool_choice
-            && !self.tools.iter().any(|t| &t.name == n)
-        {
-            return Err(GatewayError::validation(format!(
-                "tool-choice names {n:?}, which is not among the tools"
-            )));
-        }
-        if let Some(ToolChoice::Required | ToolChoice::Named(_)) = &self.tool_choice
-            && self.tools.is_empty()
-        {
-            return Err(GatewayError::validation(
-                "tool-choice requires tools, but none were given",
-            ));
-        }
-        if let Some(t) = self.temperature
-            && !(t.is_finite() && t >= 0.0)
-        {
-            return Err(GatewayError::validation(
-                "temperature must be a finite number >= 0",
-            ));
-        }
-        if let Some(t) = self.top_p
-            && !(t.is_finite() && (0.0..=1.0).contains(&t))
-        {
-            return Err(GatewayError::validation("top-p must be between 0 and 1"));
-        }
-        if self.max_tokens == Some(0) {
-            return Err(GatewayError::validation("max-tokens must be at least 1"));
-        }
-        if let Some(e) = &self.extra_body {
-            parse_json_object(e, "extra-body")?;
-        }
-        for (name, v) in [
-            ("presence-penalty", self.presence_penalty),
-            ("frequency-penalty", self.frequency_penalty),
-        ] {
-            if let Some(v) = v
-                && !(v.is_finite() && (-2.0..=2.0).contains(&v))
-            {
-                return Err(GatewayError::validation(format!(
-                    "{name} must be between -2 and 2"
-                )));
-            }
-        }
-        if let Some((t, b)) = self
-            .logit_bias
-            .iter()
-            .find(|(_, b)| !(-100..=100).contains(b))
-        {
-            return Err(GatewayError::validation(format!(
-                "logit-bias for token {t} is {b}; it must be between -100 and 100"
-            )));
-        }
-        if let Some(n) = self.top_logprobs {
-            if n > 20 {
-                return Err(GatewayError::validation(
-                    "top-logprobs must be between 0 and 20",
-                ));
-            }
-            if !self.logprobs {
-                return Err(GatewayError::validation(
-                    "top-logprobs needs logprobs = true",
-                ));
-            }
-        }
-        if self.metadata.len() > 16 {
-            return Err(GatewayError::validation("metadata has more than 16 pairs"));
-        }
-
-        for (name, value) in &self.headers {
-            crate::validate::check_header(name, value)?;
-        }
-        Ok(())
-    }
-}
-
 /// WIT `usage`: `input_tokens` includes cache reads and writes;
 /// `reasoning_tokens` is part of `output_tokens`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -472,26 +403,6 @@ pub struct LogRecord {
     pub prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-}
-
-/// WIT `top-logprob`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct TopLogprob {
-    pub token: String,
-    pub logprob: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<Vec<u8>>,
-}
-
-/// WIT `token-logprob`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct TokenLogprob {
-    pub token: String,
-    pub logprob: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<Vec<u8>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub top: Vec<TopLogprob>,
 }
 
 /// What a provider's response says, before the engine adds its own fields.
@@ -602,97 +513,6 @@ pub struct EmbedOutput {
     pub model: String,
 }
 
+mod options;
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn run_options_debug_redacts_credential_headers() {
-        let o = RunOptions {
-            headers: vec![
-                ("authorization".into(), "Bearer sk-MARKER-1".into()),
-                ("x-title".into(), "shown".into()),
-            ]
-            .into(),
-            ..RunOptions::default()
-        };
-        let shown = format!("{o:?}");
-        assert!(
-            !shown.contains("MARKER") && shown.contains("shown"),
-            "{shown}"
-        );
-    }
-
-    use super::*;
-
-    #[test]
-    fn tool_call_from_raw_arguments_malformed_keeps_raw() {
-        let c = ToolCall::from_raw_arguments("a".into(), "f".into(), "{\"city\": \"Par");
-        assert_eq!(c.arguments, "{}");
-        assert_eq!(c.raw_arguments.as_deref(), Some("{\"city\": \"Par"));
-    }
-
-    #[test]
-    fn tool_call_from_raw_arguments_empty_is_empty_object() {
-        let c = ToolCall::from_raw_arguments("a".into(), "f".into(), "  ");
-        assert_eq!(c.arguments, "{}");
-        assert_eq!(c.raw_arguments, None);
-    }
-
-    #[test]
-    fn tool_call_from_raw_arguments_non_object_keeps_raw() {
-        let c = ToolCall::from_raw_arguments("a".into(), "f".into(), "[1]");
-        assert_eq!(c.arguments, "{}");
-        assert_eq!(c.raw_arguments.as_deref(), Some("[1]"));
-    }
-
-    #[test]
-    fn input_validate_empty_messages_is_validation() {
-        let e = Input::Messages(vec![]).validate().unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Validation);
-    }
-
-    #[test]
-    fn input_validate_tool_without_id_is_validation() {
-        let e = Input::Messages(vec![Message::new(Role::Tool, "42")])
-            .validate()
-            .unwrap_err();
-        assert!(e.to_string().contains("tool-call-id"), "{e}");
-    }
-
-    #[test]
-    fn options_validate_malformed_schema_is_validation() {
-        let o = RunOptions {
-            response_format: Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
-                name: "x".into(),
-                schema: "{not json".into(),
-                strict: true,
-                description: None,
-            })),
-            ..RunOptions::default()
-        };
-        let e = o.validate().unwrap_err();
-        assert!(e.to_string().contains("not valid JSON"), "{e}");
-    }
-
-    #[test]
-    fn options_validate_named_choice_without_tool_is_validation() {
-        let o = RunOptions {
-            tools: vec![ToolDefinition {
-                name: "a".into(),
-                description: None,
-                parameters: None,
-            }],
-            tool_choice: Some(ToolChoice::Named("b".into())),
-            ..RunOptions::default()
-        };
-        assert!(o.validate().is_err());
-    }
-
-    #[test]
-    fn options_validate_nan_temperature_is_validation() {
-        let o = RunOptions {
-            temperature: Some(f64::NAN),
-            ..RunOptions::default()
-        };
-        assert!(o.validate().is_err());
-    }
-}
+mod tests;

@@ -89,13 +89,24 @@ pub fn options() -> w::RunOptions {
         cache: None,
         cache_key: None,
         caller: None,
+        parallel_tool_calls: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        logit_bias: Vec::new(),
+        seed: None,
+        logprobs: None,
+        top_logprobs: None,
+        end_user: None,
+        metadata: Vec::new(),
+        service_tier: None,
+        request_id: None,
     }
 }
 
 pub fn message(role: w::Role, content: &str) -> w::Message {
     w::Message {
         role,
-        content: content.into(),
+        content: w::Content::Text(content.into()),
         cache_control: None,
         tool_calls: Vec::new(),
         tool_call_id: None,

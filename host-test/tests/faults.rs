@@ -91,6 +91,10 @@ fn prompt(case: &str, provider: &str, mode: Mode) -> w::AiInput {
 
 /// What one call came to.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per test call; boxing would only add noise"
+)]
 enum Outcome {
     Run(Result<w::AiOutput, w::GatewayError>),
     /// `stream` itself failed (before any event).

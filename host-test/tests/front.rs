@@ -51,12 +51,16 @@ enum Expect {
     Forwarded,
     /// Refused by name for every upstream (the answer cannot carry it).
     Refused,
+    /// A typed gateway option: sent to an OpenAI-format upstream under its
+    /// own name; for Anthropic, sent where the pointer says, or (`None`)
+    /// refused by name.
+    Gateway(Option<&'static str>),
 }
 
 /// Every request parameter of `POST /v1/chat/completions` in OpenAI's API
 /// reference, with a non-default example value.
 fn parameters() -> Vec<(&'static str, Value, Expect)> {
-    use Expect::{Forwarded, Refused, Typed};
+    use Expect::{Forwarded, Gateway, Refused, Typed};
     vec![
         (
             "messages",
@@ -65,34 +69,42 @@ fn parameters() -> Vec<(&'static str, Value, Expect)> {
         ),
         ("model", json!("mock-model"), Typed),
         ("audio", json!({"voice": "alloy", "format": "mp3"}), Refused),
-        ("frequency_penalty", json!(0.5), Forwarded),
+        ("frequency_penalty", json!(0.5), Gateway(None)),
         ("function_call", json!("auto"), Refused),
         (
             "functions",
             json!([{"name": "f", "parameters": {}}]),
             Refused,
         ),
-        ("logit_bias", json!({"50256": -100}), Forwarded),
-        ("logprobs", json!(true), Refused),
+        ("logit_bias", json!({"50256": -100}), Gateway(None)),
+        ("logprobs", json!(true), Gateway(None)),
         ("max_completion_tokens", json!(40), Typed),
         ("max_tokens", json!(40), Typed),
-        ("metadata", json!({"team": "a"}), Forwarded),
+        ("metadata", json!({"team": "a"}), Gateway(None)),
         ("modalities", json!(["text", "audio"]), Refused),
         ("n", json!(2), Refused),
-        ("parallel_tool_calls", json!(false), Forwarded),
+        (
+            "parallel_tool_calls",
+            json!(false),
+            Gateway(Some("/tool_choice/disable_parallel_tool_use")),
+        ),
         (
             "prediction",
             json!({"type": "content", "content": "hi"}),
             Forwarded,
         ),
-        ("presence_penalty", json!(0.25), Forwarded),
+        ("presence_penalty", json!(0.25), Gateway(None)),
         ("prompt_cache_key", json!("k-1"), Forwarded),
         ("prompt_cache_retention", json!("24h"), Forwarded),
         ("reasoning_effort", json!("low"), Typed),
         ("response_format", json!({"type": "json_object"}), Typed),
         ("safety_identifier", json!("hash-1"), Forwarded),
-        ("seed", json!(7), Forwarded),
-        ("service_tier", json!("flex"), Forwarded),
+        ("seed", json!(7), Gateway(None)),
+        (
+            "service_tier",
+            json!("flex"),
+            Gateway(Some("/service_tier")),
+        ),
         ("stop", json!(["\n\n"]), Typed),
         ("store", json!(true), Forwarded),
         ("stream", json!(false), Typed),
@@ -106,7 +118,11 @@ fn parameters() -> Vec<(&'static str, Value, Expect)> {
         ),
         ("top_logprobs", json!(2), Refused),
         ("top_p", json!(0.9), Typed),
-        ("user", json!("end-user-1"), Forwarded),
+        (
+            "user",
+            json!("end-user-1"),
+            Gateway(Some("/metadata/user_id")),
+        ),
         ("verbosity", json!("low"), Forwarded),
         (
             "web_search_options",
@@ -132,13 +148,17 @@ async fn front_every_chat_parameter_is_forwarded_or_refused_by_name() {
             if name == "model" {
                 body["model"] = json!(model);
             }
+            if name == "parallel_tool_calls" {
+                // It needs tools, as at OpenAI.
+                body["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
+            }
             let r = client.post_json(&url, &[], &body).await.unwrap();
             let anthropic = model == "claude-mock";
             let refused = match expect {
                 Expect::Typed => false,
                 Expect::Refused => true,
-                // `user` reaches Anthropic as metadata.user_id.
-                Expect::Forwarded => anthropic && name != "user",
+                Expect::Forwarded => anthropic,
+                Expect::Gateway(to) => anthropic && to.is_none(),
             };
             if refused {
                 assert_eq!(r.status, 400, "{name} to {model}: {}", r.text());
@@ -151,11 +171,22 @@ async fn front_every_chat_parameter_is_forwarded_or_refused_by_name() {
             }
             assert_eq!(r.status, 200, "{name} to {model}: {}", r.text());
             let sent = mock.last().unwrap().json();
-            if expect == Expect::Forwarded && !anthropic {
-                assert_eq!(sent[name], value, "{name} reaches the upstream unchanged");
-            }
-            if name == "user" && anthropic {
-                assert_eq!(sent["metadata"], json!({"user_id": "end-user-1"}));
+            match (expect, anthropic) {
+                (Expect::Forwarded | Expect::Gateway(_), false) => {
+                    assert_eq!(sent[name], value, "{name} reaches the upstream unchanged");
+                }
+                (Expect::Gateway(Some(pointer)), true) => {
+                    let want = match name {
+                        "parallel_tool_calls" => json!(true), // disable = !parallel
+                        _ => value.clone(),
+                    };
+                    assert_eq!(
+                        sent.pointer(pointer),
+                        Some(&want),
+                        "{name} to Anthropic: {sent}"
+                    );
+                }
+                _ => {}
             }
         }
     }

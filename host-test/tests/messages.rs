@@ -157,7 +157,8 @@ async fn messages_json_through_openai_and_anthropic_upstreams() {
     let m = r.json();
     assert_eq!(
         m["content"],
-        json!([{"type": "thinking", "thinking": "Hmm.", "signature": ""}, {"type": "text", "text": "Done"}])
+        json!([{"type": "thinking", "thinking": "Hmm.", "signature": "sig"}, {"type": "text", "text": "Done"}]),
+        "the thinking block comes back with its signature, to be sent back next turn"
     );
     assert_eq!(m["stop_reason"], "stop_sequence");
     assert_eq!(m["stop_sequence"], "END");
@@ -526,27 +527,66 @@ async fn messages_fields_are_carried_or_refused_by_name() {
     let mock = MockServer::start().await.unwrap();
     let (server, _dir) = serve(&mock, json!({})).await;
 
-    // Blocks the gateway's message model cannot carry: 400 naming the type.
-    for block in [
-        json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}),
-        json!({"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}}),
-        json!({"type": "thinking", "thinking": "t", "signature": "s"}),
-    ] {
-        for model in ["mock-model", "claude-mock"] {
-            let kind = block["type"].as_str().unwrap();
-            let role = if kind == "thinking" {
-                "assistant"
-            } else {
-                "user"
-            };
-            let mut body = hello(model);
-            body["messages"] = json!([{"role": "user", "content": "hi"},
-                                      {"role": role, "content": [block.clone(), {"type": "text", "text": "x"}]}]);
-            let r = post(&server, "/v1/messages", &body).await;
-            assert_error(&r, 400, "invalid_request_error", &format!("`{kind}`"));
-            assert_error(&r, 400, "invalid_request_error", "WIT 0.2");
+    // Images, PDFs and thinking blocks (WIT 0.2 content parts): each
+    // upstream gets them in its own format; thinking goes back to
+    // Anthropic with its signature and is omitted for OpenAI (a hint).
+    let image = json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}});
+    let pdf = json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"}, "title": "paper"});
+    let thinking = json!({"type": "thinking", "thinking": "t", "signature": "s"});
+    for model in ["mock-model", "claude-mock"] {
+        mock.reset();
+        let mut body = hello(model);
+        body["messages"] = json!([
+            {"role": "user", "content": [image.clone(), pdf.clone(), {"type": "text", "text": "what?"}]},
+            {"role": "assistant", "content": [thinking.clone(), {"type": "text", "text": "A cat."}]},
+            {"role": "user", "content": "and?"}
+        ]);
+        let r = post(&server, "/v1/messages", &body).await;
+        assert_eq!(r.status, 200, "{model}: {}", r.text());
+        let sent = mock.last().unwrap().json();
+        if model == "claude-mock" {
+            assert_eq!(
+                sent["messages"][0]["content"],
+                json!([image, pdf, {"type": "text", "text": "what?"}])
+            );
+            assert_eq!(
+                sent["messages"][1]["content"],
+                json!([thinking, {"type": "text", "text": "A cat."}])
+            );
+        } else {
+            assert_eq!(
+                sent["messages"][0]["content"],
+                json!([
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                    {"type": "file", "file": {"filename": "paper", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"}},
+                    {"type": "text", "text": "what?"}
+                ])
+            );
+            assert_eq!(
+                sent["messages"][1],
+                json!({"role": "assistant", "content": "A cat."})
+            );
         }
     }
+    // What the gateway's parts cannot carry: 400 naming the field.
+    mock.reset();
+    for (block, field) in [
+        (
+            json!({"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}}),
+            "`messages[1].content[0].source.type`",
+        ),
+        (
+            json!({"type": "search_result", "source": "s", "title": "t", "content": []}),
+            "`search_result`",
+        ),
+    ] {
+        let mut body = hello("claude-mock");
+        body["messages"] = json!([{"role": "user", "content": "hi"},
+                                  {"role": "user", "content": [block, {"type": "text", "text": "x"}]}]);
+        let r = post(&server, "/v1/messages", &body).await;
+        assert_error(&r, 400, "invalid_request_error", field);
+    }
+    assert_eq!(mock.hits(), 0, "a refused request is not sent");
     let mut body = hello("claude-mock");
     body["messages"] = json!([{"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "t", "content": "boom", "is_error": true}]}]);
@@ -617,7 +657,7 @@ async fn messages_fields_are_carried_or_refused_by_name() {
     body["model"] = json!("mock-model");
     let r = post(&server, "/v1/messages", &body).await;
     assert_error(&r, 400, "invalid_request_error", "`tools[0].cache_control`");
-    body.as_object_mut().unwrap().remove("tools");
+    body["tools"] = json!([{"name": "f", "input_schema": {"type": "object"}}]);
     assert_eq!(post(&server, "/v1/messages", &body).await.status, 200);
     assert_eq!(mock.last().unwrap().json()["parallel_tool_calls"], false);
 
@@ -650,7 +690,12 @@ async fn messages_count_tokens_is_a_marked_estimate() {
     let mut image = body.clone();
     image["messages"][0]["content"] = json!([{"type": "image", "source": {}}]);
     let r = post(&server, "/v1/messages/count_tokens", &image).await;
-    assert_error(&r, 400, "invalid_request_error", "`image`");
+    assert_error(
+        &r,
+        400,
+        "invalid_request_error",
+        "`messages[0].content[0].source.type`",
+    );
 }
 
 /// The shared peer harness's checks, with `claude-mock` served by an
@@ -762,12 +807,18 @@ async fn messages_stream_thinking_then_text() {
         evs[3].1["delta"],
         json!({"type": "thinking_delta", "thinking": "Let me think"})
     );
-    assert_eq!(evs[5].1["index"], 1);
+    // The block's signature, as the upstream sent it: the client sends the
+    // block back with it next turn.
     assert_eq!(
-        evs[6].1["delta"],
+        evs[4].1["delta"],
+        json!({"type": "signature_delta", "signature": "sig"})
+    );
+    assert_eq!(evs[6].1["index"], 1);
+    assert_eq!(
+        evs[7].1["delta"],
         json!({"type": "text_delta", "text": "4"})
     );
-    let delta = &evs[8].1;
+    let delta = &evs[9].1;
     assert_eq!(delta["delta"]["stop_reason"], "max_tokens");
     assert_eq!(
         delta["usage"],

@@ -611,11 +611,15 @@ async fn responses_refuse_what_cannot_be_carried_by_name() {
             "text.format.type",
         ),
         (
-            json!({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]}),
-            "input[0].content[0].type",
+            json!({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}]}),
+            "input[0].content[0].file_id",
         ),
         (
             json!({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}),
+            "input[0].content[0].file_data",
+        ),
+        (
+            json!({"input": [{"role": "user", "content": [{"type": "input_audio", "data": "x"}]}]}),
             "input[0].content[0].type",
         ),
         (
@@ -661,14 +665,12 @@ async fn responses_refuse_what_cannot_be_carried_by_name() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let sent = mock.last().unwrap().json();
-    for k in [
-        "service_tier",
-        "prompt_cache_key",
-        "safety_identifier",
-        "parallel_tool_calls",
-    ] {
+    for k in ["service_tier", "prompt_cache_key", "safety_identifier"] {
         assert!(sent.get(k).is_some(), "{k}: {sent}");
     }
+    // Without tools it does nothing in Responses; Chat Completions would
+    // refuse it there, so it is not sent.
+    assert!(sent.get("parallel_tool_calls").is_none(), "{sent}");
     for k in [
         "include",
         "truncation",
@@ -679,12 +681,19 @@ async fn responses_refuse_what_cannot_be_carried_by_name() {
         assert!(sent.get(k).is_none(), "{k}: {sent}");
     }
     assert_eq!(r.json()["parallel_tool_calls"], false);
+    // A typed option Anthropic has too: sent in its format; one it lacks:
+    // refused by name.
     let r = api
-        .create(&json!({"model": "claude-mock", "input": "hi", "service_tier": "flex"}))
+        .create(&json!({"model": "claude-mock", "input": "hi", "service_tier": "auto"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(mock.last().unwrap().json()["service_tier"], "auto");
+    let r = api
+        .create(&json!({"model": "claude-mock", "input": "hi", "prompt_cache_key": "k"}))
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert_eq!(r.json()["error"]["param"], "service_tier");
-    assert_eq!(mock.hits(), 1, "refused requests are not sent");
+    assert_eq!(r.json()["error"]["param"], "prompt_cache_key");
+    assert_eq!(mock.hits(), 2, "refused requests are not sent");
     // Bad JSON and a missing model are 400s, not traps.
     let r = api
         .client

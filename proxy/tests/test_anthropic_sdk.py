@@ -136,9 +136,27 @@ class AnthropicSdk(unittest.TestCase):
         self.assertIn("slow down", str(ctx.exception))
         with self.assertRaises(anthropic.BadRequestError) as ctx:
             self.client.messages.create(model="claude-mock", max_tokens=10, messages=[{"role": "user", "content": [
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]}])
-        self.assertIn("`image`", ctx.exception.message)
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}}]}])
+        self.assertIn("`messages[0].content[0].source.type`", ctx.exception.message)
         self.assertEqual(len(mock("requests")), 1, "only the 429 reached the upstream")
+
+    def test_thinking_round_trip(self):
+        # A thinking turn with a tool call, answered with the tool's result:
+        # the thinking block goes back to the upstream with its signature.
+        mock("reset")
+        history = [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "I should call the tool.", "signature": "EqQBCkYIBxgC"},
+                {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Paris"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}]},
+        ]
+        self.client.messages.create(model="claude-mock", max_tokens=2048, messages=history,
+                                    tools=[{"name": "weather", "input_schema": {"type": "object"}}],
+                                    thinking={"type": "enabled", "budget_tokens": 1024})
+        sent = json.loads(mock("requests")[-1]["body"])
+        self.assertEqual(sent["messages"][1]["content"], history[1]["content"])
+        self.assertEqual(sent["messages"][2]["content"][0]["type"], "tool_result")
 
 
 if __name__ == "__main__":

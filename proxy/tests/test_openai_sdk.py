@@ -134,10 +134,11 @@ class OpenAISdk(unittest.TestCase):
             self.client.models.retrieve("not-listed")
 
     def test_nothing_dropped(self):
-        # Parameters the gateway does not type, and the SDK's extra_body,
-        # reach an OpenAI-format upstream unchanged.
+        # Typed options, untyped parameters and the SDK's extra_body reach
+        # an OpenAI-format upstream unchanged.
+        tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
         raw = self.client.chat.completions.with_raw_response.create(
-            model="mock-model", messages=[{"role": "user", "content": "x"}],
+            model="mock-model", messages=[{"role": "user", "content": "x"}], tools=tools,
             frequency_penalty=0.5, presence_penalty=0.1, logit_bias={"50256": -100},
             parallel_tool_calls=False, user="end-user", seed=3,
             extra_body={"vendor_option": {"depth": 2}},
@@ -156,14 +157,65 @@ class OpenAISdk(unittest.TestCase):
         mock("reset")
         with self.assertRaises(openai.BadRequestError) as ctx:
             self.client.chat.completions.create(
-                model="mock-model", messages=[{"role": "user", "content": "x"}], logprobs=True, top_logprobs=2)
-        self.assertIn(ctx.exception.body["param"], ("logprobs", "top_logprobs"))
+                model="mock-model", messages=[{"role": "user", "content": "x"}], n=2)
+        self.assertEqual(ctx.exception.body["param"], "n")
         with self.assertRaises(openai.BadRequestError) as ctx:
             self.client.chat.completions.create(
                 model="claude-mock", messages=[{"role": "user", "content": "x"}], frequency_penalty=0.5)
         self.assertEqual(ctx.exception.body["param"], "frequency_penalty")
         self.assertIn("mock-anthropic", ctx.exception.message)
         self.assertEqual(mock("requests"), [])
+
+    def test_logprobs_refusal_and_images(self):
+        fixtures = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "openai")
+        # JSON: the upstream's log-probabilities come back as OpenAI gives them.
+        mock("reply", {"status": 200, "headers": [["content-type", "application/json"]], "body": json.dumps({
+            "id": "c", "object": "chat.completion", "model": "gpt-4o", "choices": [{"index": 0,
+                "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop",
+                "logprobs": {"content": [{"token": "Hi", "logprob": -0.25, "bytes": [72, 105],
+                                          "top_logprobs": [{"token": "Hi", "logprob": -0.25, "bytes": [72, 105]}]}]}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1}})})
+        r = self.client.chat.completions.create(
+            model="mock-model", messages=[{"role": "user", "content": "x"}], logprobs=True, top_logprobs=1)
+        lp = r.choices[0].logprobs.content[0]
+        self.assertEqual((lp.token, lp.logprob, lp.bytes), ("Hi", -0.25, [72, 105]))
+        self.assertEqual(lp.top_logprobs[0].token, "Hi")
+        sent = upstream_json()
+        self.assertEqual((sent["logprobs"], sent["top_logprobs"]), (True, 1))
+        # A stream recorded by the openai-python suite: each chunk's tokens.
+        with open(os.path.join(fixtures, "logprobs_content_with_usage.sse")) as f:
+            mock("reply", {"status": 200, "headers": [["content-type", "text/event-stream"]], "body": f.read()})
+        stream = self.client.chat.completions.create(
+            model="mock-model", messages=[{"role": "user", "content": "x"}], logprobs=True, stream=True)
+        text, tokens = "", []
+        for chunk in stream:
+            for c in chunk.choices:
+                text += c.delta.content or ""
+                if c.logprobs and c.logprobs.content:
+                    tokens += [t.token for t in c.logprobs.content]
+        self.assertEqual("".join(tokens), text)
+        self.assertEqual(tokens[0], "Foo")
+        # A refusal: message.refusal in JSON, delta.refusal in a stream.
+        with open(os.path.join(fixtures, "refusal_with_usage.sse")) as f:
+            mock("reply", {"status": 200, "headers": [["content-type", "text/event-stream"]], "body": f.read()})
+        stream = self.client.chat.completions.create(
+            model="mock-model", messages=[{"role": "user", "content": "x"}], stream=True)
+        refusal = "".join(c.delta.refusal or "" for chunk in stream for c in chunk.choices)
+        self.assertEqual(refusal, "I'm sorry, I can't assist with that request.")
+        mock("reply", {"status": 200, "headers": [["content-type", "application/json"]], "body": json.dumps({
+            "id": "c", "object": "chat.completion", "model": "gpt-4o", "choices": [{"index": 0,
+                "message": {"role": "assistant", "content": None, "refusal": "No."}, "finish_reason": "stop"}]})})
+        r = self.client.chat.completions.create(model="mock-model", messages=[{"role": "user", "content": "x"}])
+        self.assertEqual((r.choices[0].message.content, r.choices[0].message.refusal), (None, "No."))
+        # Image parts reach the upstream as sent; Anthropic gets image blocks.
+        parts = [{"type": "text", "text": "What is this?"},
+                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}}]
+        self.client.chat.completions.create(model="mock-model", messages=[{"role": "user", "content": parts}])
+        self.assertEqual(upstream_json()["messages"][0]["content"], parts)
+        self.client.chat.completions.create(model="claude-mock", messages=[{"role": "user", "content": parts}])
+        self.assertEqual(upstream_json()["messages"][0]["content"], [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}])
 
     def test_errors(self):
         bad = openai.OpenAI(base_url=f"{PROXY}/v1", api_key="wrong-key", max_retries=0)

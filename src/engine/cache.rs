@@ -246,10 +246,10 @@ pub fn invalidate(kv: &dyn Kv, config: &CacheConfig, key: &str, now_ms: u64) -> 
 /// tool uses, then `done`.
 pub fn replay_events(output: &Output) -> Vec<StreamEvent> {
     let mut events = Vec::new();
-    if output.reasoning_blocks.is_empty() {
-        if let Some(r) = output.reasoning.as_ref().filter(|r| !r.is_empty()) {
-            events.push(StreamEvent::Reasoning(r.clone()));
-        }
+    if output.reasoning_blocks.is_empty()
+        && let Some(r) = output.reasoning.as_ref().filter(|r| !r.is_empty())
+    {
+        events.push(StreamEvent::Reasoning(r.clone()));
     }
     for b in &output.reasoning_blocks {
         if let Some(d) = &b.redacted {

@@ -38,7 +38,7 @@ pub(crate) struct Call<'g, 'e, H: Http> {
 #[derive(Debug)]
 pub(crate) enum ChatStart<'g> {
     /// A fresh cache entry answers the call.
-    Cached(Output),
+    Cached(Box<Output>),
     /// Send it: to these targets, caching the result under this key.
     Send(Chat<'g>),
 }
@@ -253,7 +253,7 @@ impl<'g, 'e, H: Http> Call<'g, 'e, H> {
             && opts.cache != Some(CacheMode::Refresh)
             && let Some(hit) = cache::get(self.env.kv, c, k, self.now())
         {
-            return Ok(ChatStart::Cached(hit));
+            return Ok(ChatStart::Cached(Box::new(hit)));
         }
         let models = plan.targets.iter().map(|t| t.model.as_str());
         self.reserve(models, tokens_in, tokens_out)?;

@@ -30,7 +30,7 @@ impl Gateway {
                 ChatStart::Cached(mut hit) => {
                     hit.cached = true;
                     call.log_cached(&hit);
-                    return Ok(hit);
+                    return Ok(*hit);
                 }
                 ChatStart::Send(chat) => chat,
             };

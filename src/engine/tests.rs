@@ -506,3 +506,5 @@ fn embed_identical_calls_are_cached_and_failures_are_not() {
     gw.embed(&w.env(), "e", &input, &other).unwrap();
     assert_eq!(w.http.hits(), 3, "other dimensions are another entry");
 }
+
+mod wit02;

@@ -132,12 +132,15 @@ export function rateLimitsFrom(raw) {
 const OPTION_KEYS = [
   "provider", "timeoutMs", "responseFormat", "toolChoice", "maxTokens", "temperature", "topP",
   "reasoningEffort", "extraBody", "retry", "fallback", "cache", "cacheKey", "caller",
+  "parallelToolCalls", "presencePenalty", "frequencyPenalty", "logprobs", "topLogprobs", "endUser",
+  "serviceTier", "requestId",
 ];
 
 function message(m) {
   return {
     role: m.role,
-    content: m.content ?? "",
+    // Text, or WIT `content-part`s as given ({tag: "image", val: {...}}, ...).
+    content: Array.isArray(m.content) ? { tag: "parts", val: m.content } : { tag: "text", val: m.content ?? "" },
     cacheControl: m.cacheControl ?? m.cache_control ?? undefined,
     toolCalls: (m.toolCalls ?? m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, rawArguments: undefined })),
     toolCallId: m.toolCallId ?? m.tool_call_id ?? undefined,
@@ -151,9 +154,12 @@ export function inputFrom(input) {
 }
 
 export function optionsFrom(o = {}) {
-  const out = { tools: [], stop: [], headers: [] };
+  const out = { tools: [], stop: [], headers: [], logitBias: [], metadata: [] };
   for (const k of OPTION_KEYS) out[k] = o[k] ?? undefined;
   if (typeof out.timeoutMs === "number") out.timeoutMs = BigInt(out.timeoutMs);
+  if (o.seed !== undefined && o.seed !== null) out.seed = BigInt(o.seed);
+  if (o.logitBias) out.logitBias = Object.entries(o.logitBias).map(([t, b]) => [Number(t), Number(b)]);
+  if (o.metadata) out.metadata = Object.entries(o.metadata).map(([k, v]) => [k, String(v)]);
   if (Array.isArray(o.tools)) {
     out.tools = o.tools.map((t) => ({
       name: t.name,
@@ -186,6 +192,10 @@ export function eventJson(e) {
   switch (e.tag) {
     case "text": return { type: "text", delta: e.val };
     case "reasoning": return { type: "reasoning", delta: e.val };
+    case "reasoning-signature": return { type: "reasoning_signature", signature: e.val };
+    case "reasoning-redacted": return { type: "reasoning_redacted", data: e.val };
+    case "refusal": return { type: "refusal", delta: e.val };
+    case "logprobs": return { type: "logprobs", tokens: e.val };
     case "tool-use": return { type: "tool_use", ...e.val };
     case "done": return { type: "done", ...e.val };
     case "error": return { type: "error", error: errorJson(e.val) };

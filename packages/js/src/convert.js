@@ -136,10 +136,33 @@ function chainToWit(ch) {
   return { entries: entries.map((e) => ({ provider: e.provider, model: e.model })), on: Array.isArray(ch) ? [] : (ch.on ?? []) };
 }
 
-function messageToWit(m) {
+/** `{type: "text", text}`, `{type: "image", url}` or `{type: "image", data, mediaType}`,
+ * `{type: "document", data, mediaType, title}`, `{type: "reasoning", text, signature, redacted}`. */
+function partToWit(p, at) {
+  const cacheControl = p.cacheControl ?? undefined;
+  switch (p?.type) {
+    case "text": return { tag: "text", val: { text: String(p.text ?? ""), cacheControl } };
+    case "image": {
+      const source = p.url !== undefined ? { tag: "url", val: String(p.url) } : { tag: "inline", val: { mediaType: String(p.mediaType ?? ""), base64: String(p.data ?? "") } };
+      return { tag: "image", val: { source, detail: p.detail ?? undefined, cacheControl } };
+    }
+    case "document": return { tag: "document", val: { document: { mediaType: String(p.mediaType ?? "application/pdf"), base64: String(p.data ?? "") }, title: p.title ?? undefined, cacheControl } };
+    case "reasoning": return { tag: "reasoning", val: { text: String(p.text ?? ""), signature: p.signature ?? undefined, redacted: p.redacted ?? undefined } };
+    default: throw validation(`${at}: unknown content part type ${JSON.stringify(p?.type)} (text, image, document, reasoning)`);
+  }
+}
+
+function contentToWit(c, at) {
+  if (c === undefined || c === null) return { tag: "text", val: "" };
+  if (typeof c === "string") return { tag: "text", val: c };
+  if (Array.isArray(c)) return { tag: "parts", val: c.map((p, i) => partToWit(p, `${at}.content[${i}]`)) };
+  throw validation(`${at}.content must be a string or an array of parts`);
+}
+
+function messageToWit(m, i) {
   return {
     role: m.role,
-    content: m.content ?? "",
+    content: contentToWit(m.content, `messages[${i}]`),
     cacheControl: m.cacheControl ?? undefined,
     toolCalls: (m.toolCalls ?? []).map((c) => ({ id: c.id, name: c.name, arguments: json(c.arguments) ?? "{}", rawArguments: undefined })),
     toolCallId: m.toolCallId ?? undefined,
@@ -186,7 +209,22 @@ export function optionsToWit(o = {}) {
     cache: o.cache ?? undefined,
     cacheKey: o.cacheKey ?? undefined,
     caller: o.caller ?? undefined,
+    parallelToolCalls: o.parallelToolCalls ?? undefined,
+    presencePenalty: o.presencePenalty ?? undefined,
+    frequencyPenalty: o.frequencyPenalty ?? undefined,
+    logitBias: Object.entries(o.logitBias ?? {}).map(([t, b]) => [Number(t), Number(b)]),
+    seed: big(o.seed),
+    logprobs: o.logprobs ?? undefined,
+    topLogprobs: o.topLogprobs ?? undefined,
+    endUser: o.user ?? o.endUser ?? undefined,
+    metadata: Object.entries(o.metadata ?? {}).map(([k, v]) => [k, String(v)]),
+    serviceTier: o.serviceTier ?? undefined,
+    requestId: o.requestId ?? undefined,
   };
+}
+
+function logprobFromWit(t) {
+  return { token: t.token, logprob: t.logprob, bytes: t.bytes ? Array.from(t.bytes) : undefined, top: t.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: a.bytes ? Array.from(a.bytes) : undefined })) };
 }
 
 export function usageFromWit(u) {
@@ -213,6 +251,9 @@ export function outputFromWit(o) {
   return {
     text: o.text,
     reasoning: o.reasoning,
+    reasoningBlocks: o.reasoningBlocks.length ? o.reasoningBlocks.map((b) => ({ text: b.text, signature: b.signature, redacted: b.redacted })) : undefined,
+    refusal: o.refusal,
+    logprobs: o.logprobs.length ? o.logprobs.map(logprobFromWit) : undefined,
     toolCalls: o.toolCalls.length ? o.toolCalls.map(toolCallFromWit) : undefined,
     usage: usageFromWit(o.usage),
     provider: o.provider,
@@ -234,6 +275,10 @@ export function eventFromWit(e) {
   switch (e.tag) {
     case "text": return { type: "text", delta: e.val };
     case "reasoning": return { type: "reasoning", delta: e.val };
+    case "reasoning-signature": return { type: "reasoning_signature", signature: e.val };
+    case "reasoning-redacted": return { type: "reasoning_redacted", data: e.val };
+    case "refusal": return { type: "refusal", delta: e.val };
+    case "logprobs": return { type: "logprobs", tokens: e.val.map(logprobFromWit) };
     case "tool-use": return { type: "tool_use", id: e.val.id, name: e.val.name, input: parse(e.val.arguments) ?? {} };
     case "done": return {
       type: "done", usage: usageFromWit(e.val.usage), finishReason: finish(e.val.finishReason), provider: e.val.provider,

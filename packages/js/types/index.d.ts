@@ -85,9 +85,30 @@ export interface GatewayToolCall {
   rawArguments?: string;
 }
 
+export type ContentPart =
+  | { type: "text"; text: string; cacheControl?: "ephemeral" }
+  | { type: "image"; url: string; detail?: "auto" | "low" | "high"; cacheControl?: "ephemeral" }
+  | { type: "image"; data: string; mediaType: string; detail?: "auto" | "low" | "high"; cacheControl?: "ephemeral" }
+  | { type: "document"; data: string; mediaType?: "application/pdf"; title?: string; cacheControl?: "ephemeral" }
+  | ReasoningBlock;
+
+export interface ReasoningBlock {
+  type?: "reasoning";
+  text: string;
+  signature?: string;
+  redacted?: string;
+}
+
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes?: number[];
+  top: Array<{ token: string; logprob: number; bytes?: number[] }>;
+}
+
 export interface ChatMessage {
   role: Role;
-  content: string;
+  content: string | ContentPart[];
   cacheControl?: "ephemeral";
   toolCalls?: GatewayToolCall[];
   toolCallId?: string;
@@ -125,6 +146,17 @@ export interface RunOptions {
   cache?: CacheMode;
   cacheKey?: string;
   caller?: string;
+  parallelToolCalls?: boolean;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  logitBias?: Record<string, number>;
+  seed?: number | bigint;
+  logprobs?: boolean;
+  topLogprobs?: number;
+  user?: string;
+  metadata?: Record<string, string>;
+  serviceTier?: string;
+  requestId?: string;
   signal?: AbortSignal;
 }
 
@@ -148,6 +180,9 @@ export interface Attempt {
 export interface AiOutput {
   text: string;
   reasoning?: string;
+  reasoningBlocks?: ReasoningBlock[];
+  refusal?: string;
+  logprobs?: TokenLogprob[];
   toolCalls?: GatewayToolCall[];
   usage?: TokenUsage;
   provider: string;
@@ -163,6 +198,10 @@ export interface AiOutput {
 export type GatewayStreamEvent =
   | { type: "text"; delta: string }
   | { type: "reasoning"; delta: string }
+  | { type: "reasoning_signature"; signature: string }
+  | { type: "reasoning_redacted"; data: string }
+  | { type: "refusal"; delta: string }
+  | { type: "logprobs"; tokens: TokenLogprob[] }
   | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> }
   | { type: "done"; usage?: TokenUsage; finishReason?: string; provider: string; model: string; cached: boolean; costMicroUsd?: number }
   | { type: "error"; error: GatewayError };
@@ -248,6 +287,6 @@ export interface CostTracker {
 export declare function createCostTracker(config: { pricing: Record<string, ModelPrice>; storage?: Store; bucket?: string; keyPrefix?: string }): CostTracker;
 
 export declare function memoryStore(): Store;
-/** Node only: a JSON file. */
+/** Node and Bun only: a JSON file. */
 export declare function fileStore(path: string | URL): Store;
 export declare const platform: "node" | "bun" | "workerd";

@@ -24,20 +24,23 @@
 //! - Other upstreams: `thinking` {`type: enabled`, `budget_tokens`} maps to
 //!   `reasoning-effort`, lossy: < 4096 → low, < 16384 → medium, else high
 //!   (the budget itself is not sent; `type: disabled` sends nothing);
-//!   `tool_choice.disable_parallel_tool_use: true` → `parallel_tool_calls:
-//!   false` (OpenAI format); anything else, and `anthropic-beta`, is refused.
+//!   anything else, and `anthropic-beta`, is refused.
+//! - Typed for every upstream (WIT 0.2): `image` (base64 or URL) and
+//!   `document` (base64 PDF) blocks, `thinking` with its `signature` and
+//!   `redacted_thinking` in assistant turns (sent back to Anthropic
+//!   unchanged; omitted for providers without a field for them),
+//!   `tool_choice.disable_parallel_tool_use` (`parallel-tool-calls`),
+//!   `metadata.user_id` (`end-user`).
 //! - `anthropic-version` is accepted and not forwarded: the gateway sends
 //!   its own per provider.
-//! - Refused everywhere until the gateway's WIT 0.2 content parts (issue 13):
-//!   content blocks other than `text` / `tool_use` / `tool_result` (`image`,
-//!   `document`, `thinking` and `redacted_thinking` in input,
-//!   `search_result`, ...), `tool_result.is_error: true`, `citations`,
+//! - Refused everywhere: blocks the gateway's parts have no case for
+//!   (`search_result`, server-tool blocks, ...), document sources other
+//!   than base64, `tool_result.is_error: true`, `citations`,
 //!   `cache_control.ttl`.
 //!
 //! The answer: a `message` object whose `model` is the requested one,
-//! content blocks `thinking` (reasoning, when the gateway returned it; its
-//! `signature` is empty: the gateway does not return one), `text`,
-//! `tool_use`; `stop_reason` / `stop_sequence` verbatim from an Anthropic
+//! content blocks `thinking` with the provider's `signature` (empty when it
+//! gave none), `redacted_thinking`, `text`, `tool_use`; `stop_reason` / `stop_sequence` verbatim from an Anthropic
 //! upstream's body, else mapped from the finish reason (`stop_sequence` is
 //! then null: OpenAI does not say which sequence matched); usage with
 //! Anthropic's uncached `input_tokens`. In a stream, `message_start`'s
@@ -183,7 +186,7 @@ fn cache_control(b: &Map<String, Value>, at: &str) -> Result<Option<w::CacheCont
                     &format!("{field}.{k}"),
                     format!(
                         "`{field}.{k}` = {v} is not supported: the gateway's cache-control is \
-                         `{{\"type\": \"ephemeral\"}}` only (until WIT 0.2); the request was not sent"
+                         `{{\"type\": \"ephemeral\"}}` only; the request was not sent"
                     ),
                 ));
             }
@@ -202,8 +205,8 @@ fn only(b: &Map<String, Value>, known: &[&str], at: &str) -> Result<(), ApiError
         return Err(refuse(
             &field,
             format!(
-                "`{field}` cannot be carried: the gateway's message model has no place for it \
-                 yet (it needs the WIT 0.2 content parts, issue 13); the request was not sent"
+                "`{field}` cannot be carried: the gateway's message model has no place for \
+                 it; the request was not sent"
             ),
         ));
     }
@@ -220,8 +223,8 @@ fn unsupported_block(kind: &str, at: &str) -> ApiError {
     refuse(
         &format!("{at}.type"),
         format!(
-            "content block type `{kind}` ({at}) cannot be carried yet: it needs the gateway's \
-             WIT 0.2 content parts (issue 13); the request was not sent"
+            "content block type `{kind}` ({at}) cannot be carried: the gateway's message \
+             model has no such part; the request was not sent"
         ),
     )
 }
@@ -229,7 +232,7 @@ fn unsupported_block(kind: &str, at: &str) -> ApiError {
 fn message(role: w::Role, content: String, cache_control: Option<w::CacheControl>) -> w::Message {
     w::Message {
         role,
-        content,
+        content: w::Content::Text(content),
         cache_control,
         tool_calls: Vec::new(),
         tool_call_id: None,
@@ -334,11 +337,36 @@ fn turn(i: usize, m: &Value, out: &mut Vec<w::Message>) -> Result<(), ApiError> 
             ));
         }
     };
-    // The assistant message being built (text, then its tool calls).
+    // The message being built: its parts in order, then (assistant) its
+    // tool calls. A part after a tool call starts the next message, and a
+    // tool result is a message of its own; the gateway merges consecutive
+    // messages of one role back into one Anthropic turn, in order.
     let mut open: Option<w::Message> = None;
     let close = |open: &mut Option<w::Message>, out: &mut Vec<w::Message>| {
         if let Some(m) = open.take() {
             out.push(m);
+        }
+    };
+    let add = |open: &mut Option<w::Message>, out: &mut Vec<w::Message>, part: w::ContentPart| {
+        if open.as_ref().is_some_and(|m| !m.tool_calls.is_empty()) {
+            close(open, out);
+        }
+        let m = open.get_or_insert_with(|| w::Message {
+            content: w::Content::Parts(Vec::new()),
+            ..message(role, String::new(), None)
+        });
+        match &mut m.content {
+            w::Content::Parts(p) => p.push(part),
+            w::Content::Text(t) => {
+                let text = std::mem::take(t);
+                m.content = w::Content::Parts(vec![
+                    w::ContentPart::Text(w::TextPart {
+                        text,
+                        cache_control: None,
+                    }),
+                    part,
+                ]);
+            }
         }
     };
     for (j, b) in blocks.iter().enumerate() {
@@ -347,14 +375,66 @@ fn turn(i: usize, m: &Value, out: &mut Vec<w::Message>) -> Result<(), ApiError> 
         let kind = block_type(b, &at)?;
         match (kind, role) {
             ("text", _) => {
-                let (t, cc) = text_block(b, &at)?;
-                close(&mut open, out);
-                let m = message(role, t, cc);
-                if role == w::Role::Assistant && cc.is_none() {
-                    open = Some(m);
-                } else {
-                    out.push(m);
-                }
+                let (text, cache_control) = text_block(b, &at)?;
+                add(
+                    &mut open,
+                    out,
+                    w::ContentPart::Text(w::TextPart {
+                        text,
+                        cache_control,
+                    }),
+                );
+            }
+            ("image", w::Role::User) => {
+                only(b, &["type", "source", "cache_control"], &at)?;
+                let part = w::ContentPart::Image(w::ImagePart {
+                    source: image_source(b.get("source"), &at)?,
+                    detail: None,
+                    cache_control: cache_control(b, &at)?,
+                });
+                add(&mut open, out, part);
+            }
+            ("document", w::Role::User) => {
+                only(b, &["type", "source", "title", "cache_control"], &at)?;
+                let (media_type, base64) = base64_source(b.get("source"), &at)?;
+                let part = w::ContentPart::Document(w::DocumentPart {
+                    document: w::Media { media_type, base64 },
+                    title: match get(b, "title") {
+                        None => None,
+                        Some(t) => Some(string(t, &format!("{at}.title"))?),
+                    },
+                    cache_control: cache_control(b, &at)?,
+                });
+                add(&mut open, out, part);
+            }
+            ("thinking", w::Role::Assistant) => {
+                only(b, &["type", "thinking", "signature"], &at)?;
+                let text = string(
+                    b.get("thinking").unwrap_or(&Value::Null),
+                    &format!("{at}.thinking"),
+                )?;
+                let signature = match get(b, "signature") {
+                    None => None,
+                    Some(s) => {
+                        Some(string(s, &format!("{at}.signature"))?).filter(|s| !s.is_empty())
+                    }
+                };
+                let part = w::ContentPart::Reasoning(w::ReasoningBlock {
+                    text,
+                    signature,
+                    redacted: None,
+                });
+                add(&mut open, out, part);
+            }
+            ("redacted_thinking", w::Role::Assistant) => {
+                only(b, &["type", "data"], &at)?;
+                let data = string(b.get("data").unwrap_or(&Value::Null), &format!("{at}.data"))?;
+                let part = w::ContentPart::Reasoning(w::ReasoningBlock {
+                    text: String::new(),
+                    signature: None,
+                    redacted: Some(data),
+                });
+                add(&mut open, out, part);
             }
             ("tool_use", w::Role::Assistant) => {
                 only(b, &["type", "id", "name", "input", "cache_control"], &at)?;
@@ -402,8 +482,8 @@ fn turn(i: usize, m: &Value, out: &mut Vec<w::Message>) -> Result<(), ApiError> 
                         &format!("{at}.is_error"),
                         format!(
                             "`{at}.is_error` = {e} cannot be carried: the gateway's tool \
-                             messages have no error flag yet (WIT 0.2, issue 13); send the \
-                             error as the result text; the request was not sent"
+                             messages have no error flag; send the error as the result text; \
+                             the request was not sent"
                         ),
                     ));
                 }
@@ -411,6 +491,7 @@ fn turn(i: usize, m: &Value, out: &mut Vec<w::Message>) -> Result<(), ApiError> 
                     b.get("tool_use_id").unwrap_or(&Value::Null),
                     &format!("{at}.tool_use_id"),
                 )?;
+                close(&mut open, out);
                 let mut m = message(
                     w::Role::Tool,
                     tool_result_text(b.get("content"), &at)?,
@@ -419,17 +500,16 @@ fn turn(i: usize, m: &Value, out: &mut Vec<w::Message>) -> Result<(), ApiError> 
                 m.tool_call_id = Some(id);
                 out.push(m);
             }
-            ("tool_use" | "tool_result", _) => {
+            ("tool_use" | "tool_result" | "thinking" | "redacted_thinking", _)
+            | ("image" | "document", _) => {
+                let belongs = if matches!(kind, "tool_result" | "image" | "document") {
+                    "user"
+                } else {
+                    "assistant"
+                };
                 return Err(refuse(
                     &format!("{at}.type"),
-                    format!(
-                        "`{kind}` blocks belong in {} turns ({at})",
-                        if kind == "tool_use" {
-                            "assistant"
-                        } else {
-                            "user"
-                        }
-                    ),
+                    format!("`{kind}` blocks belong in {belongs} turns ({at})"),
                 ));
             }
             (other, _) => return Err(unsupported_block(other, &at)),
@@ -440,6 +520,52 @@ fn turn(i: usize, m: &Value, out: &mut Vec<w::Message>) -> Result<(), ApiError> 
         out.push(message(role, String::new(), None));
     }
     Ok(())
+}
+
+/// An image block's `source`: base64 or a URL.
+fn image_source(v: Option<&Value>, at: &str) -> Result<w::ImageSource, ApiError> {
+    let src = object(v.unwrap_or(&Value::Null), &format!("{at}.source"))?;
+    match src.get("type").and_then(Value::as_str) {
+        Some("url") => {
+            only(src, &["type", "url"], &format!("{at}.source"))?;
+            Ok(w::ImageSource::Url(string(
+                src.get("url").unwrap_or(&Value::Null),
+                &format!("{at}.source.url"),
+            )?))
+        }
+        _ => {
+            let (media_type, base64) = base64_source(v, at)?;
+            Ok(w::ImageSource::Inline(w::Media { media_type, base64 }))
+        }
+    }
+}
+
+/// A `{"type": "base64", "media_type", "data"}` source.
+fn base64_source(v: Option<&Value>, at: &str) -> Result<(String, String), ApiError> {
+    let here = format!("{at}.source");
+    let src = object(v.unwrap_or(&Value::Null), &here)?;
+    match src.get("type").and_then(Value::as_str) {
+        Some("base64") => {
+            only(src, &["type", "media_type", "data"], &here)?;
+            Ok((
+                string(
+                    src.get("media_type").unwrap_or(&Value::Null),
+                    &format!("{here}.media_type"),
+                )?,
+                string(
+                    src.get("data").unwrap_or(&Value::Null),
+                    &format!("{here}.data"),
+                )?,
+            ))
+        }
+        other => Err(refuse(
+            &format!("{here}.type"),
+            format!(
+                "`{here}.type` {other:?} cannot be carried: the gateway takes base64 sources \
+                 (and URLs for images); the request was not sent"
+            ),
+        )),
+    }
 }
 
 /// `tools`: the typed definitions, and whether any tool has more than the
@@ -583,23 +709,8 @@ pub fn to_gateway(
     let mut extra = Map::new();
     let mut messages = Vec::new();
     let mut options = w::RunOptions {
-        provider: None,
-        timeout_ms: None,
-        response_format: None,
-        tools: Vec::new(),
-        tool_choice: None,
-        max_tokens: None,
-        temperature: None,
-        top_p: None,
-        stop: Vec::new(),
-        reasoning_effort: None,
-        extra_body: None,
-        headers: Vec::new(),
-        retry: None,
-        fallback: None,
-        cache: None,
-        cache_key: None,
         caller,
+        ..super::blank_options()
     };
     let mut stream = false;
     let mut user = None;
@@ -670,21 +781,9 @@ pub fn to_gateway(
                 let (choice, serial) = tool_choice(v)?;
                 options.tool_choice = Some(choice);
                 if serial {
-                    match wire {
-                        Wire::Anthropic => {
-                            extra.insert("tool_choice".into(), v.clone());
-                        }
-                        Wire::OpenAi => {
-                            extra.insert("parallel_tool_calls".into(), Value::Bool(false));
-                        }
-                        Wire::WorkersAi | Wire::Unknown => {
-                            return Err(cannot_send(
-                                "tool_choice.disable_parallel_tool_use",
-                                wire,
-                                provider,
-                            ));
-                        }
-                    }
+                    // Typed: the gateway sends it to each provider its own
+                    // way, or refuses it by name.
+                    options.parallel_tool_calls = Some(false);
                 }
             }
             "metadata" => {
@@ -692,23 +791,16 @@ pub fn to_gateway(
                 if let Some(u) = get(m, "user_id") {
                     user = Some(string(u, "metadata.user_id")?);
                 }
-                match wire {
-                    Wire::Anthropic => {
-                        extra.insert("metadata".into(), v.clone());
+                // `user_id` is typed (`end-user`: Anthropic's
+                // `metadata.user_id`, OpenAI's `user`); other keys only an
+                // Anthropic upstream can take, as given.
+                if let Some((k, _)) = m.iter().find(|(k, v)| *k != "user_id" && !v.is_null()) {
+                    if !anthropic {
+                        return Err(cannot_send(&format!("metadata.{k}"), wire, provider));
                     }
-                    Wire::OpenAi => {
-                        if let Some((k, _)) =
-                            m.iter().find(|(k, v)| *k != "user_id" && !v.is_null())
-                        {
-                            return Err(cannot_send(&format!("metadata.{k}"), wire, provider));
-                        }
-                        if let Some(u) = &user {
-                            extra.insert("user".into(), json!(u));
-                        }
-                    }
-                    Wire::WorkersAi | Wire::Unknown => {
-                        return Err(cannot_send("metadata", wire, provider));
-                    }
+                    extra.insert("metadata".into(), v.clone());
+                } else {
+                    options.end_user.clone_from(&user);
                 }
             }
             _ if anthropic => {
@@ -738,11 +830,31 @@ pub fn to_gateway(
     })
 }
 
+/// Bytes of a message's content the estimate counts: text, reasoning and
+/// the base64 of inline media.
+fn content_bytes(c: &w::Content) -> usize {
+    match c {
+        w::Content::Text(t) => t.len(),
+        w::Content::Parts(parts) => parts
+            .iter()
+            .map(|p| match p {
+                w::ContentPart::Text(t) => t.text.len(),
+                w::ContentPart::Image(i) => match &i.source {
+                    w::ImageSource::Url(u) => u.len(),
+                    w::ImageSource::Inline(m) => m.base64.len(),
+                },
+                w::ContentPart::Document(d) => d.document.base64.len(),
+                w::ContentPart::Reasoning(r) => r.text.len(),
+            })
+            .sum(),
+    }
+}
+
 /// The count_tokens estimate: ceil(bytes / 4) of what the model reads.
 pub fn estimate(c: &Converted) -> u64 {
     let mut bytes = 0usize;
     for m in &c.messages {
-        bytes += m.content.len();
+        bytes += content_bytes(&m.content);
         bytes += m.tool_call_id.as_ref().map_or(0, String::len);
         for t in &m.tool_calls {
             bytes += t.id.len() + t.name.len() + t.arguments.len();
@@ -818,8 +930,21 @@ fn tool_input(c: &w::ToolCall) -> Value {
 /// The `message` object for a `run` output.
 pub fn message_json(id: &str, model: &str, o: &w::AiOutput, wire: Wire) -> Value {
     let mut content = Vec::new();
-    if let Some(r) = o.reasoning.as_deref().filter(|r| !r.is_empty()) {
+    for b in &o.reasoning_blocks {
+        content.push(match &b.redacted {
+            Some(data) => json!({"type": "redacted_thinking", "data": data}),
+            None => json!({"type": "thinking", "thinking": b.text,
+                           "signature": b.signature.as_deref().unwrap_or("")}),
+        });
+    }
+    if o.reasoning_blocks.is_empty()
+        && let Some(r) = o.reasoning.as_deref().filter(|r| !r.is_empty())
+    {
         content.push(json!({"type": "thinking", "thinking": r, "signature": ""}));
+    }
+    if let Some(r) = o.refusal.as_deref().filter(|r| !r.is_empty()) {
+        // Anthropic writes a refusal as text (with `stop_reason: refusal`).
+        content.push(json!({"type": "text", "text": r}));
     }
     if !o.text.is_empty() {
         content.push(json!({"type": "text", "text": o.text}));
@@ -935,6 +1060,39 @@ impl Events {
         self.delta(Open::Thinking, t)
     }
 
+    /// The signature that closes the thinking block streamed so far.
+    pub fn signature(&mut self, sig: &str) -> String {
+        let mut out = String::new();
+        if self.open != Some(Open::Thinking) {
+            // A block with no text (the provider sent only its signature).
+            out.push_str(&self.delta(Open::Thinking, ""));
+        }
+        out.push_str(&event(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": self.index,
+                    "delta": {"type": "signature_delta", "signature": sig}}),
+        ));
+        self.close(&mut out);
+        out
+    }
+
+    /// A redacted thinking block, whole.
+    pub fn redacted(&mut self, data: &str) -> String {
+        let mut out = String::new();
+        self.close(&mut out);
+        out.push_str(&event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": self.index,
+                    "content_block": {"type": "redacted_thinking", "data": data}}),
+        ));
+        out.push_str(&event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": self.index}),
+        ));
+        self.index += 1;
+        out
+    }
+
     pub fn tool(&mut self, c: &w::ToolCall) -> String {
         let mut out = String::new();
         self.close(&mut out);
@@ -1021,10 +1179,11 @@ pub fn count_tokens(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
 }
 
 pub fn messages(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
-    let (gateway, model, c, wire) = match prepare(&req, false) {
+    let (gateway, model, mut c, wire) = match prepare(&req, false) {
         Ok(p) => p,
         Err(e) => return send_error(ctx, out, &e),
     };
+    c.options.request_id = Some(ctx.request_id.clone());
     let input = w::AiInput::Messages(c.messages);
     let id = message_id();
     if !c.stream {
@@ -1063,7 +1222,14 @@ pub fn messages(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
         let frames = match &event {
             w::StreamEvent::Text(t) => events.text(t),
             w::StreamEvent::Reasoning(r) => events.thinking(r),
+            w::StreamEvent::ReasoningSignature(s) => events.signature(s),
+            w::StreamEvent::ReasoningRedacted(d) => events.redacted(d),
             w::StreamEvent::ToolUse(c) => events.tool(c),
+            // A refusal is text in Anthropic's format (stop_reason says it).
+            w::StreamEvent::Refusal(r) => events.text(r),
+            // The Messages API has no log-probabilities; the request could
+            // not ask for them (`logprobs` is not one of its fields).
+            w::StreamEvent::Logprobs(_) => continue,
             w::StreamEvent::Done(d) => {
                 w.write(events.done(d).as_bytes());
                 break;

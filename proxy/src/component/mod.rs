@@ -122,6 +122,41 @@ fn now_secs() -> u64 {
     bindings::wasi::clocks::wall_clock::now().seconds
 }
 
+/// Run options with nothing set: each front door fills what its request
+/// says.
+pub(crate) fn blank_options() -> w::RunOptions {
+    w::RunOptions {
+        provider: None,
+        timeout_ms: None,
+        response_format: None,
+        tools: Vec::new(),
+        tool_choice: None,
+        max_tokens: None,
+        temperature: None,
+        top_p: None,
+        stop: Vec::new(),
+        reasoning_effort: None,
+        extra_body: None,
+        headers: Vec::new(),
+        retry: None,
+        fallback: None,
+        cache: None,
+        cache_key: None,
+        caller: None,
+        parallel_tool_calls: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        logit_bias: Vec::new(),
+        seed: None,
+        logprobs: None,
+        top_logprobs: None,
+        end_user: None,
+        metadata: Vec::new(),
+        service_tier: None,
+        request_id: None,
+    }
+}
+
 fn completion_id() -> String {
     let r = bindings::wasi::random::random::get_random_u64();
     format!("chatcmpl-{r:016x}")
@@ -316,7 +351,8 @@ fn chat(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
             .resolve_provider(&body.model, None)
             .map_err(|e| openai::api_error(&e))?;
         let wire = config::wire_of(&s.config, &provider);
-        let (input, options) = openai::to_gateway(&body, client.clone(), wire, &provider)?;
+        let (input, options) =
+            openai::to_gateway(&body, client.clone(), wire, &provider, &ctx.request_id)?;
         let include_usage = body.include_usage()?;
         Ok::<_, ApiError>((gateway, body, input, options, include_usage))
     })();
@@ -359,6 +395,12 @@ fn chat(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
             w::StreamEvent::Text(t) => chunker.text(t),
             w::StreamEvent::Reasoning(r) => chunker.reasoning(r),
             w::StreamEvent::ToolUse(c) => chunker.tool(c),
+            w::StreamEvent::Refusal(r) => chunker.refusal(r),
+            w::StreamEvent::Logprobs(l) => chunker.logprobs(l),
+            // Chat Completions has no field for reasoning signatures.
+            w::StreamEvent::ReasoningSignature(_) | w::StreamEvent::ReasoningRedacted(_) => {
+                continue;
+            }
             w::StreamEvent::Done(d) => {
                 let mut frames = text::sse(
                     &chunker

@@ -237,41 +237,118 @@ pub fn api_error(e: &w::GatewayError) -> ApiError {
             ),
         ),
     };
+    // A typed option the provider cannot honour: name the request
+    // parameter, as the proxy's own refusals do.
+    let param = match e {
+        w::GatewayError::Validation(m) => params::param_of(m),
+        _ => None,
+    };
+    let message = match param {
+        Some(p) => format!("parameter `{p}`: {message}; the request was not sent"),
+        None => message,
+    };
     ApiError {
         status,
         kind,
         code,
         message,
         retry_after_ms: retry,
-        param: None,
+        param: param.map(str::to_owned),
     }
 }
 
-fn text_of(content: Option<&Value>) -> Result<String, ApiError> {
-    match content {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Array(parts)) => {
-            let mut out = String::new();
-            for p in parts {
-                match p.get("type").and_then(Value::as_str) {
-                    Some("text") => {
-                        out.push_str(p.get("text").and_then(Value::as_str).unwrap_or(""))
-                    }
-                    Some(other) => {
-                        return Err(ApiError::invalid(format!(
-                            "content parts of type {other:?} are not supported"
-                        )));
-                    }
-                    None => return Err(ApiError::invalid("a content part has no type")),
-                }
-            }
-            Ok(out)
+/// A `data:` URL's media type and base64, or `None` for another URL.
+fn data_url(url: &str) -> Option<(&str, &str)> {
+    let (head, data) = url.strip_prefix("data:")?.split_once(',')?;
+    Some((head.strip_suffix(";base64")?, data))
+}
+
+/// A message's `content`: a string, or parts (`text`, `image_url`, `file`
+/// with `file_data`). Any other part is refused by name.
+fn content_of(content: Option<&Value>, at: &str) -> Result<w::Content, ApiError> {
+    let parts = match content {
+        None | Some(Value::Null) => return Ok(w::Content::Text(String::new())),
+        Some(Value::String(s)) => return Ok(w::Content::Text(s.clone())),
+        Some(Value::Array(parts)) => parts,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "content must be a string or an array of parts",
+            ));
         }
-        Some(_) => Err(ApiError::invalid(
-            "content must be a string or an array of parts",
-        )),
+    };
+    let mut out = Vec::with_capacity(parts.len());
+    for (i, p) in parts.iter().enumerate() {
+        let here = format!("{at}.content[{i}]");
+        let str_at = |v: &Value, key: &str| {
+            v.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::param(&here, &format!("`{here}` needs a string `{key}`")))
+        };
+        out.push(match p.get("type").and_then(Value::as_str) {
+            Some("text") => w::ContentPart::Text(w::TextPart {
+                text: str_at(p, "text")?,
+                cache_control: None,
+            }),
+            Some("image_url") => {
+                let image = p.get("image_url").unwrap_or(&Value::Null);
+                let url = str_at(image, "url")?;
+                let detail = match image.get("detail").and_then(Value::as_str) {
+                    None => None,
+                    Some("auto") => Some(w::ImageDetail::Auto),
+                    Some("low") => Some(w::ImageDetail::Low),
+                    Some("high") => Some(w::ImageDetail::High),
+                    Some(other) => {
+                        return Err(ApiError::param(
+                            &format!("{here}.image_url.detail"),
+                            &format!("unknown image detail {other:?} (auto, low or high)"),
+                        ));
+                    }
+                };
+                w::ContentPart::Image(w::ImagePart {
+                    source: w::ImageSource::Url(url),
+                    detail,
+                    cache_control: None,
+                })
+            }
+            Some("file") => {
+                let file = p.get("file").unwrap_or(&Value::Null);
+                if file.get("file_id").is_some_and(|v| !v.is_null()) {
+                    return Err(ApiError::param(
+                        &format!("{here}.file.file_id"),
+                        "`file_id` names a file in OpenAI's file store, which this gateway \
+                         cannot reach: send the file inline as `file_data`",
+                    ));
+                }
+                let data = str_at(file, "file_data")?;
+                let Some((media_type, base64)) = data_url(&data) else {
+                    return Err(ApiError::param(
+                        &format!("{here}.file.file_data"),
+                        "`file_data` must be a base64 data: URL (data:application/pdf;base64,...)",
+                    ));
+                };
+                w::ContentPart::Document(w::DocumentPart {
+                    document: w::Media {
+                        media_type: media_type.to_owned(),
+                        base64: base64.to_owned(),
+                    },
+                    title: file
+                        .get("filename")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    cache_control: None,
+                })
+            }
+            Some(other) => {
+                return Err(ApiError::param(
+                    &here,
+                    &format!("content parts of type `{other}` are not supported by this gateway"),
+                ));
+            }
+            None => return Err(ApiError::invalid("a content part has no type")),
+        });
     }
+    Ok(w::Content::Parts(out))
 }
 
 /// The gateway call for a Chat Completions request to a provider named
@@ -281,11 +358,12 @@ pub fn to_gateway(
     caller: Option<String>,
     wire: Wire,
     provider: &str,
+    request_id: &str,
 ) -> Result<(w::AiInput, w::RunOptions), ApiError> {
     let carried = params::carry(&req.rest, wire, provider)
         .map_err(|r| ApiError::param(&r.param, &r.message))?;
     let mut messages = Vec::with_capacity(req.messages.len());
-    for m in &req.messages {
+    for (i, m) in req.messages.iter().enumerate() {
         let role = match m.role.as_str() {
             "system" | "developer" => w::Role::System,
             "user" => w::Role::User,
@@ -295,7 +373,7 @@ pub fn to_gateway(
         };
         messages.push(w::Message {
             role,
-            content: text_of(m.content.as_ref())?,
+            content: content_of(m.content.as_ref(), &format!("messages[{i}]"))?,
             cache_control: None,
             tool_calls: m
                 .tool_calls
@@ -410,7 +488,18 @@ pub fn to_gateway(
         fallback: None,
         cache: None,
         cache_key: None,
-        caller: caller.or(carried.user),
+        caller: caller.or_else(|| carried.typed.user.clone()),
+        parallel_tool_calls: carried.typed.parallel_tool_calls,
+        presence_penalty: carried.typed.presence_penalty,
+        frequency_penalty: carried.typed.frequency_penalty,
+        logit_bias: carried.typed.logit_bias,
+        seed: carried.typed.seed,
+        logprobs: carried.typed.logprobs.then_some(true),
+        top_logprobs: carried.typed.top_logprobs,
+        end_user: carried.typed.user,
+        metadata: carried.typed.metadata,
+        service_tier: carried.typed.service_tier,
+        request_id: Some(request_id.to_owned()),
     };
     Ok((w::AiInput::Messages(messages), options))
 }
@@ -440,12 +529,31 @@ fn tool_call_json(c: &w::ToolCall) -> Value {
     json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}})
 }
 
+/// Log-probabilities as OpenAI writes them.
+pub fn logprobs_json(tokens: &[w::TokenLogprob]) -> Value {
+    let one = |token: &str, logprob: f64, bytes: &Option<Vec<u8>>| json!({"token": token, "logprob": logprob, "bytes": bytes});
+    Value::Array(
+        tokens
+            .iter()
+            .map(|t| {
+                let top: Vec<Value> = t
+                    .top
+                    .iter()
+                    .map(|a| one(&a.token, a.logprob, &a.bytes))
+                    .collect();
+                json!({"token": t.token, "logprob": t.logprob, "bytes": t.bytes, "top_logprobs": top})
+            })
+            .collect(),
+    )
+}
+
 /// A `chat.completion` object.
 pub fn completion(id: &str, created: u64, o: &w::AiOutput) -> Value {
+    let empty = o.text.is_empty() && (!o.tool_calls.is_empty() || o.refusal.is_some());
     let mut message = json!({
         "role": "assistant",
-        "content": if o.text.is_empty() && !o.tool_calls.is_empty() { Value::Null } else { json!(o.text) },
-        "refusal": null,
+        "content": if empty { Value::Null } else { json!(o.text) },
+        "refusal": o.refusal,
     });
     if !o.tool_calls.is_empty()
         && let Some(m) = message.as_object_mut()
@@ -460,7 +568,13 @@ pub fn completion(id: &str, created: u64, o: &w::AiOutput) -> Value {
         "object": "chat.completion",
         "created": created,
         "model": o.model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason(o.finish_reason.as_ref())}],
+        "choices": [{"index": 0, "message": message,
+                     "logprobs": if o.logprobs.is_empty() { Value::Null } else if o.refusal.is_some() {
+                         json!({"content": null, "refusal": logprobs_json(&o.logprobs)})
+                     } else {
+                         json!({"content": logprobs_json(&o.logprobs), "refusal": null})
+                     },
+                     "finish_reason": finish_reason(o.finish_reason.as_ref())}],
         "usage": o.usage.as_ref().map(usage),
         "system_fingerprint": null,
     })
@@ -472,6 +586,8 @@ pub struct Chunker {
     pub created: u64,
     pub model: String,
     tool_index: u32,
+    /// The model is refusing: log-probabilities belong to the refusal.
+    refusing: bool,
 }
 
 impl Chunker {
@@ -481,6 +597,7 @@ impl Chunker {
             created,
             model,
             tool_index: 0,
+            refusing: false,
         }
     }
 
@@ -502,6 +619,21 @@ impl Chunker {
 
     pub fn reasoning(&self, t: &str) -> Value {
         self.chunk(json!({"reasoning_content": t}), Value::Null)
+    }
+
+    pub fn refusal(&mut self, t: &str) -> Value {
+        self.refusing = true;
+        self.chunk(json!({"refusal": t}), Value::Null)
+    }
+
+    /// The log-probabilities of the text (or refusal) just sent.
+    pub fn logprobs(&self, tokens: &[w::TokenLogprob]) -> Value {
+        let field = if self.refusing { "refusal" } else { "content" };
+        json!({
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            "system_fingerprint": null,
+            "choices": [{"index": 0, "delta": {}, "logprobs": { field: logprobs_json(tokens) }, "finish_reason": null}],
+        })
     }
 
     pub fn tool(&mut self, c: &w::ToolCall) -> Value {

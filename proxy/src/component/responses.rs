@@ -442,6 +442,120 @@ fn text_format(f: &Value) -> Result<w::ResponseFormat, ApiError> {
     }
 }
 
+/// A message's content as stored: a string when it is all text, else its
+/// parts normalized (`input_text` {text}, `input_image` {image_url,
+/// detail}, `input_file` {file_data, filename}).
+fn content_norm(content: Option<&Value>, param: &str) -> Result<Value, ApiError> {
+    let Some(Value::Array(parts)) = content else {
+        return content_text(content, param).map(Value::String);
+    };
+    let text_only = parts.iter().all(|p| {
+        matches!(
+            p.get("type").and_then(Value::as_str),
+            Some("input_text" | "output_text" | "text")
+        )
+    });
+    if text_only {
+        return content_text(content, param).map(Value::String);
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for (j, p) in parts.iter().enumerate() {
+        let at = format!("{param}[{j}]");
+        let field = |k: &str| p.get(k).and_then(Value::as_str);
+        out.push(match p.get("type").and_then(Value::as_str) {
+            Some("input_text" | "output_text" | "text") => {
+                json!({"type": "input_text", "text": field("text").unwrap_or("")})
+            }
+            Some("input_image") => {
+                if p.get("file_id").is_some_and(|v| !v.is_null()) {
+                    return Err(not_supported(
+                        &format!("{at}.file_id"),
+                        "`file_id` names a file in OpenAI's file store, which this gateway \
+                         cannot reach: send `image_url` (a URL or a data: URL)",
+                    ));
+                }
+                let url = field("image_url").ok_or_else(|| {
+                    refuse(
+                        &format!("{at}.image_url"),
+                        format!("`{at}.image_url` is required (a URL or a data: URL)"),
+                    )
+                })?;
+                let detail = field("detail").unwrap_or("auto");
+                if !matches!(detail, "auto" | "low" | "high") {
+                    return Err(refuse(
+                        &format!("{at}.detail"),
+                        format!("`{at}.detail` must be auto, low or high"),
+                    ));
+                }
+                json!({"type": "input_image", "image_url": url, "detail": detail})
+            }
+            Some("input_file") => {
+                let data = field("file_data")
+                    .filter(|d| d.starts_with("data:"))
+                    .ok_or_else(|| {
+                        not_supported(
+                            &format!("{at}.file_data"),
+                            "files are carried inline only: `file_data` as a base64 data: URL \
+                         (`file_id` and `file_url` name files this gateway cannot reach)",
+                        )
+                    })?;
+                json!({"type": "input_file", "file_data": data, "filename": field("filename")})
+            }
+            other => {
+                return Err(not_supported(
+                    &format!("{at}.type"),
+                    &format!(
+                        "content part {:?} cannot be carried (text, input_image, input_file can)",
+                        other.unwrap_or("")
+                    ),
+                ));
+            }
+        });
+    }
+    Ok(Value::Array(out))
+}
+
+/// A stored content value as the gateway's content.
+fn content_of(v: &Value) -> w::Content {
+    let Value::Array(parts) = v else {
+        return w::Content::Text(v.as_str().unwrap_or("").to_owned());
+    };
+    let s = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    w::Content::Parts(
+        parts
+            .iter()
+            .map(|p| match p.get("type").and_then(Value::as_str) {
+                Some("input_image") => w::ContentPart::Image(w::ImagePart {
+                    source: w::ImageSource::Url(s(p, "image_url")),
+                    detail: match p.get("detail").and_then(Value::as_str) {
+                        Some("low") => Some(w::ImageDetail::Low),
+                        Some("high") => Some(w::ImageDetail::High),
+                        _ => None,
+                    },
+                    cache_control: None,
+                }),
+                Some("input_file") => {
+                    let data = s(p, "file_data");
+                    let (media_type, base64) = data
+                        .strip_prefix("data:")
+                        .and_then(|r| r.split_once(','))
+                        .map(|(h, d)| (h.trim_end_matches(";base64").to_owned(), d.to_owned()))
+                        .unwrap_or_default();
+                    w::ContentPart::Document(w::DocumentPart {
+                        document: w::Media { media_type, base64 },
+                        title: p.get("filename").and_then(Value::as_str).map(str::to_owned),
+                        cache_control: None,
+                    })
+                }
+                _ => w::ContentPart::Text(w::TextPart {
+                    text: s(p, "text"),
+                    cache_control: None,
+                }),
+            })
+            .collect(),
+    )
+}
+
 /// The text of a message's content (a string or text parts).
 fn content_text(content: Option<&Value>, param: &str) -> Result<String, ApiError> {
     match content {
@@ -458,8 +572,7 @@ fn content_text(content: Option<&Value>, param: &str) -> Result<String, ApiError
                         return Err(not_supported(
                             &format!("{param}[{j}].type"),
                             &format!(
-                                "content part {:?}: only text parts can be carried until \
-                                 the gateway's messages have content parts (WIT 0.2)",
+                                "content part {:?}: only text parts can be carried here",
                                 other.unwrap_or("")
                             ),
                         ));
@@ -503,7 +616,7 @@ fn normalize_item(item: &Value, param: &str) -> Result<Value, ApiError> {
                     ),
                 ));
             }
-            let content = content_text(item.get("content"), &format!("{param}.content"))?;
+            let content = content_norm(item.get("content"), &format!("{param}.content"))?;
             Ok(json!({"type": "message", "role": role, "content": content}))
         }
         "function_call" => Ok(json!({
@@ -533,7 +646,7 @@ fn normalize_item(item: &Value, param: &str) -> Result<Value, ApiError> {
             &format!("{param}.type"),
             &format!(
                 "input item {other:?}: the gateway carries messages, function_call and \
-                 function_call_output items; others need WIT 0.2 content parts"
+                 function_call_output items"
             ),
         )),
     }
@@ -541,7 +654,7 @@ fn normalize_item(item: &Value, param: &str) -> Result<Value, ApiError> {
 
 /// The gateway messages of a conversation of normalized items.
 fn messages(instructions: Option<&str>, items: &[Value]) -> Vec<w::Message> {
-    let msg = |role, content: String| w::Message {
+    let msg = |role, content: w::Content| w::Message {
         role,
         content,
         cache_control: None,
@@ -551,7 +664,7 @@ fn messages(instructions: Option<&str>, items: &[Value]) -> Vec<w::Message> {
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let mut out: Vec<w::Message> = Vec::new();
     if let Some(i) = instructions {
-        out.push(msg(w::Role::System, i.to_owned()));
+        out.push(msg(w::Role::System, w::Content::Text(i.to_owned())));
     }
     for item in items {
         match item.get("type").and_then(Value::as_str) {
@@ -567,14 +680,14 @@ fn messages(instructions: Option<&str>, items: &[Value]) -> Vec<w::Message> {
                 match out.last_mut() {
                     Some(m) if m.role == w::Role::Assistant => m.tool_calls.push(call),
                     _ => {
-                        let mut m = msg(w::Role::Assistant, String::new());
+                        let mut m = msg(w::Role::Assistant, w::Content::Text(String::new()));
                         m.tool_calls.push(call);
                         out.push(m);
                     }
                 }
             }
             Some("function_call_output") => {
-                let mut m = msg(w::Role::Tool, s(item, "output"));
+                let mut m = msg(w::Role::Tool, w::Content::Text(s(item, "output")));
                 m.tool_call_id = Some(s(item, "call_id"));
                 out.push(m);
             }
@@ -584,7 +697,10 @@ fn messages(instructions: Option<&str>, items: &[Value]) -> Vec<w::Message> {
                     Some("system" | "developer") => w::Role::System,
                     _ => w::Role::User,
                 };
-                out.push(msg(role, s(item, "content")));
+                out.push(msg(
+                    role,
+                    content_of(item.get("content").unwrap_or(&Value::Null)),
+                ));
             }
         }
     }
@@ -630,24 +746,30 @@ fn run_options(
             .collect();
         extra.insert("tools".into(), Value::Array(tools));
     }
+    let t = carried.typed;
     Ok(w::RunOptions {
-        provider: None,
-        timeout_ms: None,
         response_format: p.format.clone(),
         tools: p.definitions.clone(),
         tool_choice: p.choice.clone(),
         max_tokens: p.max_output_tokens,
         temperature: p.temperature,
         top_p: p.top_p,
-        stop: Vec::new(),
         reasoning_effort: p.effort,
         extra_body: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
-        headers: Vec::new(),
-        retry: None,
-        fallback: None,
-        cache: None,
-        cache_key: None,
-        caller: caller.or(carried.user),
+        caller: caller.or_else(|| t.user.clone()),
+        // Responses takes it without tools too, where it does nothing (Chat
+        // Completions and the gateway refuse it there): not sent then.
+        parallel_tool_calls: t.parallel_tool_calls.filter(|_| !p.definitions.is_empty()),
+        presence_penalty: t.presence_penalty,
+        frequency_penalty: t.frequency_penalty,
+        logit_bias: t.logit_bias,
+        seed: t.seed,
+        logprobs: t.logprobs.then_some(true),
+        top_logprobs: t.top_logprobs,
+        end_user: t.user,
+        metadata: t.metadata,
+        service_tier: t.service_tier,
+        ..super::blank_options()
     })
 }
 
@@ -953,13 +1075,18 @@ fn output_of(o: &w::AiOutput, status: &str) -> Vec<Value> {
     if let Some(r) = o.reasoning.as_deref().filter(|r| !r.is_empty()) {
         out.push(reasoning_item(&new_id("rs"), r));
     }
-    if !o.text.is_empty() || o.tool_calls.is_empty() {
+    // A refusal is the output text, as it was before the gateway typed it.
+    let text = match (&o.refusal, o.text.is_empty()) {
+        (Some(r), true) => r.as_str(),
+        _ => o.text.as_str(),
+    };
+    if !text.is_empty() || o.tool_calls.is_empty() {
         let s = if status == "completed" {
             "completed"
         } else {
             "incomplete"
         };
-        out.push(message_item(&new_id("msg"), &o.text, s));
+        out.push(message_item(&new_id("msg"), text, s));
     }
     for c in &o.tool_calls {
         out.push(call_item(&new_id("fc"), c, "completed", &c.arguments));
@@ -1099,6 +1226,13 @@ pub(super) fn create(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
             w::StreamEvent::Text(t) => ev.text(t),
             w::StreamEvent::Reasoning(r) => ev.reasoning(r),
             w::StreamEvent::ToolUse(c) => ev.tool(c),
+            // As in the JSON answer: a refusal is the output text.
+            w::StreamEvent::Refusal(r) => ev.text(r),
+            // Not asked for: `top_logprobs` alone is refused (the gateway
+            // needs `logprobs`), and Responses has no reasoning signatures.
+            w::StreamEvent::Logprobs(_)
+            | w::StreamEvent::ReasoningSignature(_)
+            | w::StreamEvent::ReasoningRedacted(_) => continue,
             w::StreamEvent::Done(d) => {
                 let (status, incomplete) = outcome(d.finish_reason.as_ref());
                 let mut frames = ev.finish(status);

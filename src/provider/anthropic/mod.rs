@@ -25,7 +25,7 @@ use wire::{
 const NAME: &str = "anthropic";
 
 /// Options the Messages API has no field for: refused by name.
-fn refuse_unsupported(opts: &RunOptions) -> Result<()> {
+fn refuse_unsupported(provider: &str, opts: &RunOptions) -> Result<()> {
     let refused = [
         ("presence-penalty", opts.presence_penalty.is_some()),
         ("frequency-penalty", opts.frequency_penalty.is_some()),
@@ -36,7 +36,7 @@ fn refuse_unsupported(opts: &RunOptions) -> Result<()> {
     ];
     match refused.iter().find(|(_, set)| *set) {
         Some((name, _)) => Err(GatewayError::validation(format!(
-            "{NAME} does not support the option {name}"
+            "provider {provider:?} ({NAME}) does not support the option {name}"
         ))),
         None => Ok(()),
     }
@@ -60,7 +60,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
             "tool name {JSON_TOOL:?} is reserved for JSON output on Anthropic"
         )));
     }
-    refuse_unsupported(opts)?;
+    refuse_unsupported(&call.endpoint.name, opts)?;
     let messages = call.input.to_messages();
     let (system, rest): (Vec<&Message>, Vec<&Message>) =
         messages.iter().partition(|m| m.role == Role::System);
@@ -108,11 +108,13 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
             tool_choice = Some(ReqToolChoice::tool(JSON_TOOL));
         }
     }
-    if let Some(parallel) = opts.parallel_tool_calls.filter(|_| !opts.tools.is_empty()) {
+    if let Some(parallel) = opts.parallel_tool_calls {
         let choice = tool_choice.get_or_insert_with(|| ReqToolChoice::mode("auto"));
         if choice.kind == "none" {
             return Err(GatewayError::validation(format!(
-                "{NAME} takes parallel-tool-calls only when tools may be called (tool-choice is none)"
+                "provider {:?} ({NAME}) takes parallel-tool-calls only when tools may be called \
+                 (tool-choice is none)",
+                call.endpoint.name
             )));
         }
         choice.disable_parallel_tool_use = Some(!parallel);

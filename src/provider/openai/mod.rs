@@ -63,8 +63,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         tool_choice: opts.tool_choice.as_ref().map(tool_choice),
         response_format: response_format(opts.response_format.as_ref())?,
         reasoning_effort: opts.reasoning_effort.map(effort),
-        // No tool can be called without tools (and the API refuses it).
-        parallel_tool_calls: opts.parallel_tool_calls.filter(|_| !opts.tools.is_empty()),
+        parallel_tool_calls: opts.parallel_tool_calls,
         presence_penalty: opts.presence_penalty,
         frequency_penalty: opts.frequency_penalty,
         logit_bias: opts

@@ -31,13 +31,14 @@ mod component {
     use bindings::exports::example::summarizer::summarize::{Guest, Provider};
     use bindings::workkit::ai_gateway::api;
     use bindings::workkit::ai_gateway::types::{
-        AiInput, GatewayConfig, Message, ProviderConfig, ProviderKind, Role, RunOptions, WireFormat,
+        AiInput, Content, GatewayConfig, Message, ProviderConfig, ProviderKind, Role, RunOptions,
+        WireFormat,
     };
 
     fn message(role: Role, content: String) -> Message {
         Message {
             role,
-            content,
+            content: Content::Text(content),
             cache_control: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
@@ -103,6 +104,17 @@ mod component {
                 cache: None,
                 cache_key: None,
                 caller: None,
+                parallel_tool_calls: None,
+                presence_penalty: None,
+                frequency_penalty: None,
+                logit_bias: Vec::new(),
+                seed: None,
+                logprobs: None,
+                top_logprobs: None,
+                end_user: None,
+                metadata: Vec::new(),
+                service_tier: None,
+                request_id: None,
             };
             let out = gateway
                 .run(&provider.model, &input, Some(&options))

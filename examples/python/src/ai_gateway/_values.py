@@ -78,6 +78,12 @@ def lower(value: Any, ty: Any, path: str = "value") -> Any:
         cases = dict(ty._cases())
         if isinstance(value, str) and value in cases and cases[value] is None:
             value = {"tag": value}
+        elif isinstance(value, str):
+            # The plain-text shortcut (`content`: "hi" for text("hi")): a
+            # bare str is the variant's one string case, if it has one.
+            strings = [c for c, p in cases.items() if isinstance(p, wc.String)]
+            if len(strings) == 1:
+                value = {"tag": strings[0], "val": value}
         if not isinstance(value, dict) or "tag" not in value:
             raise ValueError(f"{path}: expected {{'tag': one of {sorted(cases)}, 'val': ...}}, got {value!r}")
         unknown = set(value) - {"tag", "val"}

@@ -1,5 +1,5 @@
 """Types of the values that cross the boundary, one per WIT record/variant of
-`workkit:ai-gateway@0.1.0` (wit/types.wit, wit/gateway.wit; read the `///`
+`workkit:ai-gateway@0.2.0` (wit/types.wit, wit/gateway.wit; read the `///`
 there for what each field means).
 
 They are `TypedDict`s keyed by the WIT field names (kebab-case), so values
@@ -90,9 +90,82 @@ class GatewayErrorValue(TypedDict):
 
 # ------------------------------------------------------------------ input
 
+ImageDetail = Literal["auto", "low", "high"]
+
+Media = TypedDict("Media", {"media-type": str, "base64": str})
+
+
+class ImageSource(TypedDict):
+    """``{"tag": "url", "val": url}`` or ``{"tag": "inline", "val": Media}``."""
+
+    tag: Literal["url", "inline"]
+    val: Union[str, Media]
+
+
+TextPart = TypedDict("TextPart", {
+    "text": Required[str],
+    "cache-control": Optional[CacheControl],
+}, total=False)
+
+ImagePart = TypedDict("ImagePart", {
+    "source": Required[ImageSource],
+    "detail": Optional[ImageDetail],
+    "cache-control": Optional[CacheControl],
+}, total=False)
+
+DocumentPart = TypedDict("DocumentPart", {
+    "document": Required[Media],
+    "title": Optional[str],
+    "cache-control": Optional[CacheControl],
+}, total=False)
+
+ReasoningBlock = TypedDict("ReasoningBlock", {
+    "text": str,
+    "signature": Optional[str],
+    "redacted": Optional[str],
+})
+
+
+class TextContentPart(TypedDict):
+    tag: Literal["text"]
+    val: TextPart
+
+
+class ImageContentPart(TypedDict):
+    tag: Literal["image"]
+    val: ImagePart
+
+
+class DocumentContentPart(TypedDict):
+    tag: Literal["document"]
+    val: DocumentPart
+
+
+class ReasoningContentPart(TypedDict):
+    tag: Literal["reasoning"]
+    val: ReasoningBlock
+
+
+ContentPart = Union[TextContentPart, ImageContentPart, DocumentContentPart, ReasoningContentPart]
+
+
+class TextContent(TypedDict):
+    tag: Literal["text"]
+    val: str
+
+
+class PartsContent(TypedDict):
+    tag: Literal["parts"]
+    val: list[ContentPart]
+
+
+#: A message's content: a plain ``str`` (the shortcut for
+#: ``{"tag": "text", "val": ...}``), or ``{"tag": "parts", "val": [...]}``.
+Content = Union[str, TextContent, PartsContent]
+
 Message = TypedDict("Message", {
     "role": Required[Role],
-    "content": Required[str],
+    "content": Required[Content],
     "cache-control": Optional[CacheControl],
     "tool-calls": list[ToolCall],
     "tool-call-id": Optional[str],
@@ -178,6 +251,17 @@ RunOptions = TypedDict("RunOptions", {
     "cache": Optional[CacheMode],
     "cache-key": Optional[str],
     "caller": Optional[str],
+    "parallel-tool-calls": Optional[bool],
+    "presence-penalty": Optional[float],
+    "frequency-penalty": Optional[float],
+    "logit-bias": list[tuple[int, int]],
+    "seed": Optional[int],
+    "logprobs": Optional[bool],
+    "top-logprobs": Optional[int],
+    "end-user": Optional[str],
+    "metadata": list[tuple[str, str]],
+    "service-tier": Optional[str],
+    "request-id": Optional[str],
 }, total=False)
 
 EmbedOptions = TypedDict("EmbedOptions", {
@@ -202,6 +286,7 @@ LogRecord = TypedDict("LogRecord", {
     "cached": bool,
     "error": Optional[str],
     "prompt": Optional[str],
+    "request-id": Optional[str],
 })
 
 
@@ -213,9 +298,21 @@ class FinishReason(TypedDict):
     val: Optional[str]
 
 
+TopLogprob = TypedDict("TopLogprob", {"token": str, "logprob": float, "bytes": Optional[bytes]})
+
+TokenLogprob = TypedDict("TokenLogprob", {
+    "token": str,
+    "logprob": float,
+    "bytes": Optional[bytes],
+    "top": list[TopLogprob],
+})
+
 AiOutput = TypedDict("AiOutput", {
     "text": str,
     "reasoning": Optional[str],
+    "reasoning-blocks": list[ReasoningBlock],
+    "refusal": Optional[str],
+    "logprobs": list[TokenLogprob],
     "tool-calls": list[ToolCall],
     "usage": Optional[Usage],
     "provider": str,
@@ -239,8 +336,13 @@ StreamDone = TypedDict("StreamDone", {
 
 
 class TextEvent(TypedDict):
-    tag: Literal["text", "reasoning"]
+    tag: Literal["text", "reasoning", "reasoning-signature", "reasoning-redacted", "refusal"]
     val: str
+
+
+class LogprobsEvent(TypedDict):
+    tag: Literal["logprobs"]
+    val: list[TokenLogprob]
 
 
 class ToolUseEvent(TypedDict):
@@ -258,7 +360,7 @@ class ErrorEvent(TypedDict):
     val: GatewayErrorValue
 
 
-StreamEvent = Union[TextEvent, ToolUseEvent, DoneEvent, ErrorEvent]
+StreamEvent = Union[TextEvent, ToolUseEvent, LogprobsEvent, DoneEvent, ErrorEvent]
 
 
 class PollEvent(TypedDict):

@@ -164,7 +164,7 @@ fn usage(u: &wit::Usage) -> Usage {
 fn input(request: &ChatRequest) -> wit::AiInput {
     let message = |role, content: &str| wit::Message {
         role,
-        content: content.to_owned(),
+        content: wit::Content::Text(content.to_owned()),
         cache_control: None,
         tool_calls: Vec::new(),
         tool_call_id: None,
@@ -196,6 +196,17 @@ fn options(request: &ChatRequest) -> wit::RunOptions {
         cache: None,
         cache_key: None,
         caller: None,
+        parallel_tool_calls: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        logit_bias: Vec::new(),
+        seed: None,
+        logprobs: None,
+        top_logprobs: None,
+        end_user: None,
+        metadata: Vec::new(),
+        service_tier: None,
+        request_id: None,
     }
 }
 
@@ -267,7 +278,13 @@ async fn stream(request: &ChatRequest, out: ResponseOutparam) {
         let chunk = match event {
             wit::StreamEvent::Text(t) => crate::sse_event("text", &t),
             wit::StreamEvent::Reasoning(t) => crate::sse_event("reasoning", &t),
-            wit::StreamEvent::ToolUse(_) => continue,
+            wit::StreamEvent::Refusal(t) => crate::sse_event("refusal", &t),
+            // This app asks for no tools and no log-probabilities, and
+            // does not send reasoning back.
+            wit::StreamEvent::ToolUse(_)
+            | wit::StreamEvent::Logprobs(_)
+            | wit::StreamEvent::ReasoningSignature(_)
+            | wit::StreamEvent::ReasoningRedacted(_) => continue,
             wit::StreamEvent::Done(d) => crate::sse_event(
                 "done",
                 &Outcome {
