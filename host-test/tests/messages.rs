@@ -208,6 +208,67 @@ async fn messages_system_and_block_cache_control_reach_the_anthropic_upstream() 
     assert_eq!(mock.hits(), 0);
 }
 
+/// A Claude Code-style turn: system blocks with `cache_control`, many tools,
+/// extended thinking, a history with a signed thinking block, a tool call
+/// and its result, streamed through an Anthropic upstream. Every field that
+/// shapes the answer arrives unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_claude_code_style_request_arrives_unchanged() {
+    let mock = MockServer::start().await.unwrap();
+    let (server, _dir) = serve(&mock, json!({})).await;
+    let tools: Vec<Value> = (0..16)
+        .map(|i| {
+            json!({"name": format!("tool_{i}"), "description": format!("Tool number {i}."),
+                   "input_schema": {"type": "object", "properties": {"path": {"type": "string"}},
+                                    "required": ["path"]}})
+        })
+        .collect();
+    let system = json!([
+        {"type": "text", "text": "You are Claude Code, an agent.", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Environment: linux, cwd /repo.", "cache_control": {"type": "ephemeral"}}
+    ]);
+    let messages = json!([
+        {"role": "user", "content": [{"type": "text", "text": "Read README.md", "cache_control": {"type": "ephemeral"}}]},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "I will read the file.", "signature": "EqQBCkYIBxgCKkBd"},
+            {"type": "text", "text": "Reading it."},
+            {"type": "tool_use", "id": "toolu_01", "name": "tool_3", "input": {"path": "README.md"}}
+        ]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_01", "content": "# ai-gateway"}
+        ]}
+    ]);
+    let body = json!({
+        "model": "claude-mock", "max_tokens": 32000, "stream": true,
+        "system": system, "tools": tools, "tool_choice": {"type": "auto"},
+        "thinking": {"type": "enabled", "budget_tokens": 10000},
+        "metadata": {"user_id": "user_abc_session_1"},
+        "messages": messages,
+    });
+    let beta = [("anthropic-beta", "interleaved-thinking-2025-05-14")];
+    let r = post_with(&server, "/v1/messages", &beta, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("event: message_stop"), "{}", r.text());
+    let sent = mock.last().unwrap();
+    assert_eq!(
+        sent.header("anthropic-beta"),
+        Some("interleaved-thinking-2025-05-14")
+    );
+    let j = sent.json();
+    for key in [
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "metadata",
+        "messages",
+        "max_tokens",
+        "stream",
+    ] {
+        assert_eq!(j[key], body[key], "{key} arrives unchanged");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_stream_has_anthropics_exact_event_sequence() {
     let mock = MockServer::start().await.unwrap();
@@ -676,17 +737,44 @@ async fn messages_fields_are_carried_or_refused_by_name() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn messages_count_tokens_is_a_marked_estimate() {
+async fn messages_count_tokens_exact_through_anthropic_else_a_marked_estimate() {
     let mock = MockServer::start().await.unwrap();
     let (server, _dir) = serve(&mock, json!({})).await;
-    let body = json!({"model": "claude-mock", "system": "Be brief.",
+    // Through an Anthropic upstream: its own count_tokens, exactly.
+    let body = json!({"model": "claude-mock", "system": "Be brief.", "max_tokens": 10,
+                      "thinking": {"type": "enabled", "budget_tokens": 1024},
+                      "messages": [{"role": "user", "content": "Say hello."}]});
+    let r = post(&server, "/v1/messages/count_tokens", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-aigw-token-count"), Some("exact"));
+    let sent = mock.last().unwrap();
+    assert!(
+        sent.path.ends_with("/v1/messages/count_tokens"),
+        "{}",
+        sent.path
+    );
+    let j = sent.json();
+    assert_eq!(j["system"], "Be brief.");
+    assert_eq!(
+        j["thinking"],
+        json!({"type": "enabled", "budget_tokens": 1024})
+    );
+    assert!(
+        j.get("max_tokens").is_none(),
+        "count_tokens takes no max_tokens: {j}"
+    );
+    let counted = j["messages"].to_string().len().div_ceil(4) as u64;
+    assert_eq!(r.json(), json!({"input_tokens": counted}));
+    // Through an OpenAI-format one: the estimate, marked, and no upstream call.
+    mock.reset();
+    let body = json!({"model": "mock-model", "system": "Be brief.",
                       "messages": [{"role": "user", "content": "Say hello."}]});
     let r = post(&server, "/v1/messages/count_tokens", &body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("x-aigw-token-count"), Some("estimate"));
     // ceil(bytes / 4): "Be brief." (9) + "Say hello." (10) = 19 bytes.
     assert_eq!(r.json(), json!({"input_tokens": 5}));
-    assert_eq!(mock.hits(), 0, "counting calls no upstream");
+    assert_eq!(mock.hits(), 0, "estimating calls no upstream");
     let mut image = body.clone();
     image["messages"][0]["content"] = json!([{"type": "image", "source": {}}]);
     let r = post(&server, "/v1/messages/count_tokens", &image).await;

@@ -116,8 +116,20 @@ class AnthropicSdk(unittest.TestCase):
         self.assertEqual(text, '{"city":"San Francisco","temperature":61,"units":"f"}')
 
     def test_count_tokens(self):
+        # Exact through the Anthropic upstream (the mock counts one token per
+        # 4 bytes of the messages' JSON).
         raw = self.client.messages.with_raw_response.count_tokens(
             model="claude-mock", system="Be brief.", messages=[{"role": "user", "content": "Say hello."}],
+        )
+        self.assertEqual(raw.headers["x-aigw-token-count"], "exact")
+        sent = mock("requests")[-1]
+        self.assertTrue(sent["path"].endswith("/v1/messages/count_tokens"), sent["path"])
+        messages = json.dumps(json.loads(sent["body"])["messages"], separators=(",", ":"))
+        self.assertEqual(raw.parse().input_tokens, -(-len(messages) // 4))
+        # Estimated through an OpenAI-format one, without an upstream call.
+        mock("reset")
+        raw = self.client.messages.with_raw_response.count_tokens(
+            model="mock-model", system="Be brief.", messages=[{"role": "user", "content": "Say hello."}],
         )
         self.assertEqual(raw.headers["x-aigw-token-count"], "estimate")
         self.assertEqual(raw.parse().input_tokens, 5)
@@ -139,6 +151,26 @@ class AnthropicSdk(unittest.TestCase):
                 {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}}]}])
         self.assertIn("`messages[0].content[0].source.type`", ctx.exception.message)
         self.assertEqual(len(mock("requests")), 1, "only the 429 reached the upstream")
+
+    def test_stream_thinking_keeps_the_signature(self):
+        # The Anthropic SDK suite's own thinking stream (synthetic capture,
+        # tests/fixtures/README.md): the SDK's final message has the thinking
+        # block with its signature, ready to be sent back.
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "anthropic",
+                            "thinking_signature_synthetic.sse")
+        with open(path) as f:
+            mock("reply", {"status": 200, "headers": [["content-type", "text/event-stream"]], "body": f.read()})
+        with self.client.messages.stream(
+            model="claude-mock", max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[{"role": "user", "content": "What is a solar eclipse, claudius?"}],
+        ) as stream:
+            final = stream.get_final_message()
+        thinking = [b for b in final.content if b.type == "thinking"]
+        self.assertEqual(len(thinking), 1)
+        self.assertTrue(thinking[0].thinking.startswith("Simple educational question"))
+        self.assertEqual(thinking[0].signature,
+                         "c3ludGhldGljLXNpZ25hdHVyZS1maXh0dXJlLWEtbm90LWEtcmVhbC1zaWduYXR1cmU=")
+        self.assertEqual(json.loads(upstream()["body"])["thinking"], {"type": "enabled", "budget_tokens": 1024})
 
     def test_thinking_round_trip(self):
         # A thinking turn with a tool call, answered with the tool's result:

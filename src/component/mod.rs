@@ -122,6 +122,16 @@ impl api::GuestGateway for GatewayRes {
             .map_err(err)
     }
 
+    fn count_tokens(
+        &self,
+        model: String,
+        input: w::AiInput,
+        options: Option<w::RunOptions>,
+    ) -> Result<u64, w::GatewayError> {
+        let (input, opts) = (convert::input(input), convert::options(options));
+        with_env(|env| self.inner.count_tokens(env, &model, &input, &opts)).map_err(err)
+    }
+
     fn providers(&self) -> Vec<String> {
         self.inner.providers()
     }

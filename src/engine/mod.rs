@@ -19,6 +19,7 @@
 pub mod cache;
 mod call;
 pub mod cost;
+mod count;
 mod embed;
 mod env;
 mod estimate;

@@ -64,6 +64,40 @@ pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
     bounded(HttpRequest::post_json(req.url, headers, &body))
 }
 
+/// Build the upstream request that counts a chat call's input tokens
+/// (Anthropic only; the engine checks the wire format). Its headers are a
+/// chat call's; of `extra-body` only the keys the counting endpoint takes
+/// (those that make the prompt) are merged.
+pub fn build_count(call: &ChatCall<'_>) -> Result<HttpRequest> {
+    const PROMPT_KEYS: [&str; 5] = ["system", "tools", "tool_choice", "thinking", "mcp_servers"];
+    let req = anthropic::count_request(call)?;
+    let extra = match call.options.extra_body.as_deref() {
+        None => None,
+        Some(e) => {
+            let mut e = crate::types::parse_json_object(e, "extra-body")?;
+            if let Some(map) = e.as_object_mut() {
+                map.retain(|k, _| PROMPT_KEYS.contains(&k.as_str()));
+            }
+            Some(e.to_string())
+        }
+    };
+    let body = merge_extra_body(req.body, extra.as_deref())?;
+    let mut headers = req.headers.into_vec();
+    headers.extend(call.endpoint.headers.iter().cloned());
+    for (k, v) in &call.options.headers {
+        check_header(k, v)?;
+        let k = k.to_ascii_lowercase();
+        headers.retain(|(have, _)| *have != k);
+        headers.push((k, v.clone()));
+    }
+    bounded(HttpRequest::post_json(req.url, headers, &body))
+}
+
+/// Parse a successful count response: `{"input_tokens": n}`.
+pub fn parse_count(body: &[u8]) -> Result<u64> {
+    anthropic::parse_count(body)
+}
+
 /// Refuse a request body over [`MAX_REQUEST_BODY`] before it is sent.
 fn bounded(req: HttpRequest) -> Result<HttpRequest> {
     if req.body.len() > MAX_REQUEST_BODY {

@@ -52,8 +52,9 @@
 //! `timeout_error`, its budget a 402 `billing_error`, an upstream that is
 //! unavailable a 529 `overloaded_error`.
 //!
-//! `count_tokens` is an estimate (the gateway has no counting call):
-//! ceil(B / 4), B the UTF-8 bytes of the system and message texts, tool-use
+//! `count_tokens` through an Anthropic upstream is exact (the gateway's
+//! `count-tokens`, Anthropic's own endpoint); through any other it is an
+//! estimate: ceil(B / 4), B the UTF-8 bytes of the system and message texts, tool-use
 //! names and input JSON, tool-result texts and tool ids, and the tools'
 //! names, descriptions and input schemas. The response carries
 //! `x-aigw-token-count: estimate`.
@@ -1162,20 +1163,33 @@ fn prepare(
     Ok((gateway, model, converted, wire))
 }
 
+/// Exact through an Anthropic upstream (the gateway's `count-tokens`), an
+/// estimate otherwise; `x-aigw-token-count` says which.
 pub fn count_tokens(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {
-    match prepare(&req, true) {
-        Ok((_, _, c, _)) => ctx.respond(
-            out,
-            200,
-            "application/json",
-            json!({"input_tokens": estimate(&c)}).to_string().as_bytes(),
-            &[
-                ("request-id", ctx.request_id.as_str()),
-                ("x-aigw-token-count", "estimate"),
-            ],
-        ),
-        Err(e) => send_error(ctx, out, &e),
-    }
+    let (gateway, model, mut c, wire) = match prepare(&req, true) {
+        Ok(p) => p,
+        Err(e) => return send_error(ctx, out, &e),
+    };
+    let (tokens, how) = if wire == Wire::Anthropic {
+        c.options.request_id = Some(ctx.request_id.clone());
+        let input = w::AiInput::Messages(std::mem::take(&mut c.messages));
+        match gateway.count_tokens(&model, &input, Some(&c.options)) {
+            Ok(n) => (n, "exact"),
+            Err(e) => return send_error(ctx, out, &gateway_error(&e)),
+        }
+    } else {
+        (estimate(&c), "estimate")
+    };
+    ctx.respond(
+        out,
+        200,
+        "application/json",
+        json!({"input_tokens": tokens}).to_string().as_bytes(),
+        &[
+            ("request-id", ctx.request_id.as_str()),
+            ("x-aigw-token-count", how),
+        ],
+    );
 }
 
 pub fn messages(ctx: &Ctx, req: io::Request, out: ResponseOutparam) {

@@ -112,3 +112,38 @@ fn cached_stream_replays_reasoning_blocks_with_their_signatures() {
     assert_eq!(shape(&second), shape(&first));
     assert!(matches!(second.last(), Some(StreamEvent::Done(d)) if d.cached));
 }
+
+#[test]
+fn count_tokens_asks_anthropic_and_refuses_other_formats() {
+    use crate::types::{Message, Role};
+    let w = World::new(vec![Reply::json(200, r#"{"input_tokens": 42}"#)]);
+    let gw = gateway(None);
+    let input = Input::Messages(vec![
+        Message::new(Role::System, "Be brief."),
+        Message::new(Role::User, "Hello"),
+    ]);
+    let opts = RunOptions {
+        provider: Some("anthropic".into()),
+        max_tokens: Some(10),
+        temperature: Some(0.5),
+        ..RunOptions::default()
+    };
+    let n = gw.count_tokens(&w.env(), "claude", &input, &opts).unwrap();
+    assert_eq!(n, 42);
+    let sent = w.http.requests.borrow();
+    assert_eq!(sent[0].url, "http://upstream/v1/messages/count_tokens");
+    let body: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"model": "claude", "system": "Be brief.",
+                           "messages": [{"role": "user", "content": "Hello"}]}),
+        "only the fields that make the prompt"
+    );
+    drop(sent);
+    let e = gw
+        .count_tokens(&w.env(), "m", &input, &RunOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    assert!(e.to_string().contains("cannot count tokens"), "{e}");
+    assert_eq!(w.http.hits(), 1, "a refused count sends nothing");
+}

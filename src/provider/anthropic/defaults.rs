@@ -19,6 +19,9 @@ pub const MAX_TOKENS: u32 = 4096;
 /// The Messages API, under the base URL.
 pub const CHAT_PATH: &str = "v1/messages";
 
+/// Token counting, under the base URL.
+pub const COUNT_PATH: &str = "v1/messages/count_tokens";
+
 /// The key as it is, in `x-api-key` (no `Bearer`).
 pub const AUTH: KeyAuth = KeyAuth::Header("x-api-key");
 

@@ -54,6 +54,56 @@ pub(crate) fn thinking_budget(e: ReasoningEffort) -> u32 {
 const JSON_TOOL_DESCRIPTION: &str = "Give your answer as the input of this tool, as JSON.";
 
 pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
+    let messages = call.input.to_messages();
+    let body = messages_request(call, &messages)?;
+    ProviderRequest::new(
+        join_url(&call.endpoint.base_url, defaults::CHAT_PATH),
+        headers(call),
+        &body,
+    )
+}
+
+/// The request that counts the input tokens of the same call: the fields
+/// that make the prompt (`model`, `system`, `messages`, `tools`,
+/// `tool_choice`, `thinking`), nothing about sampling or length.
+pub(crate) fn count_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
+    let messages = call.input.to_messages();
+    let m = messages_request(call, &messages)?;
+    let body = wire::CountRequest {
+        model: m.model,
+        system: m.system,
+        messages: m.messages,
+        tools: m.tools,
+        tool_choice: m.tool_choice,
+        thinking: m.thinking,
+    };
+    ProviderRequest::new(
+        join_url(&call.endpoint.base_url, defaults::COUNT_PATH),
+        headers(call),
+        &body,
+    )
+}
+
+/// `{"input_tokens": n}`.
+pub(crate) fn parse_count(body: &[u8]) -> Result<u64> {
+    let r: wire::CountResponse = from_json(body, "count_tokens response")?;
+    Ok(r.input_tokens)
+}
+
+fn headers(call: &ChatCall<'_>) -> Vec<(String, String)> {
+    let version = call.endpoint.api_version.as_deref();
+    let mut headers = vec![(
+        defaults::VERSION_HEADER.to_owned(),
+        version.unwrap_or(defaults::API_VERSION).to_owned(),
+    )];
+    headers.extend(defaults::AUTH.headers(call.endpoint.api_key.as_ref()));
+    headers
+}
+
+fn messages_request<'a>(
+    call: &ChatCall<'a>,
+    messages: &'a [Message],
+) -> Result<MessagesRequest<'a>> {
     let opts = call.options;
     if opts.tools.iter().any(|t| t.name == JSON_TOOL) {
         return Err(GatewayError::validation(format!(
@@ -61,7 +111,6 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         )));
     }
     refuse_unsupported(&call.endpoint.name, opts)?;
-    let messages = call.input.to_messages();
     let (system, rest): (Vec<&Message>, Vec<&Message>) =
         messages.iter().partition(|m| m.role == Role::System);
 
@@ -145,17 +194,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         service_tier: opts.service_tier.as_deref(),
         stream: call.stream,
     };
-    let version = call.endpoint.api_version.as_deref();
-    let mut headers = vec![(
-        defaults::VERSION_HEADER.to_owned(),
-        version.unwrap_or(defaults::API_VERSION).to_owned(),
-    )];
-    headers.extend(defaults::AUTH.headers(call.endpoint.api_key.as_ref()));
-    ProviderRequest::new(
-        join_url(&call.endpoint.base_url, defaults::CHAT_PATH),
-        headers,
-        &body,
-    )
+    Ok(body)
 }
 
 /// The prompt-caching marker of a block the caller flagged.

@@ -39,6 +39,27 @@ pub(super) struct ReqMetadata<'a> {
     pub user_id: &'a str,
 }
 
+/// `POST /v1/messages/count_tokens`: the prompt-making fields of a
+/// Messages request.
+#[derive(Debug, Serialize)]
+pub(super) struct CountRequest<'a> {
+    pub model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<System<'a>>,
+    pub messages: Vec<ReqMessage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ReqTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ReqToolChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Thinking>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CountResponse {
+    pub input_tokens: u64,
+}
+
 /// The hoisted system messages: one string, or text blocks when any of
 /// them asks for prompt caching.
 #[derive(Debug, Serialize)]

@@ -308,6 +308,10 @@ class Gateway(_Resource):
     def embed(self, model: str, input: list[str], options: t.EmbedOptions | None = None) -> t.EmbedOutput:
         return cast(t.EmbedOutput, self._method("embed", model, input, options))
 
+    def count_tokens(self, model: str, input: t.AiInput, options: t.RunOptions | None = None) -> int:
+        """Input tokens of this call, counted by the provider (Anthropic only)."""
+        return cast(int, self._method("count-tokens", model, input, options))
+
     def providers(self) -> list[str]:
         return cast(list[str], self._method("providers"))
 
