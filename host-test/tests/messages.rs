@@ -550,12 +550,18 @@ async fn messages_client_key_by_x_api_key_or_bearer() {
         "/v1/messages",
         &[
             ("x-api-key", CLIENT_KEY),
-            ("anthropic-version", "2023-06-01"),
+            // Not the gateway's default (2023-06-01): the client's wins.
+            ("anthropic-version", "2023-01-01"),
         ],
         &body,
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        mock.last().unwrap().header("anthropic-version"),
+        Some("2023-01-01"),
+        "the client's version reaches the Anthropic upstream"
+    );
     let bearer = format!("Bearer {CLIENT_KEY}");
     let r = post_with(
         &server,

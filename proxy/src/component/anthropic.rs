@@ -31,8 +31,8 @@
 //!   unchanged; omitted for providers without a field for them),
 //!   `tool_choice.disable_parallel_tool_use` (`parallel-tool-calls`),
 //!   `metadata.user_id` (`end-user`).
-//! - `anthropic-version` is accepted and not forwarded: the gateway sends
-//!   its own per provider.
+//! - `anthropic-version` is passed to Anthropic upstreams (over the
+//!   provider's configured version); other formats have no such header.
 //! - Refused everywhere: blocks the gateway's parts have no case for
 //!   (`search_result`, server-tool blocks, ...), document sources other
 //!   than base64, `tool_result.is_error: true`, `citations`,
@@ -821,6 +821,13 @@ pub fn to_gateway(
         options
             .headers
             .push(("anthropic-beta".into(), beta.to_owned()));
+    }
+    // The client's API version goes to an Anthropic upstream (it wins over
+    // the provider's configured one); other formats have none to set.
+    if anthropic && let Some(version) = headers.header("anthropic-version") {
+        options
+            .headers
+            .push(("anthropic-version".into(), version.to_owned()));
     }
     options.caller = options.caller.take().or(user);
     options.extra_body = (!extra.is_empty()).then(|| Value::Object(extra).to_string());
