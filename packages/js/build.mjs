@@ -49,10 +49,11 @@ const transpile = (wasm, out, name, extra) =>
 // 2. Node: plain synchronous calls.
 transpile("ai_gateway.wasm", "node", "ai_gateway", []);
 
-// 2b. preview2-shim's Node build, vendored with one fix: when the component
-// drops an HTTP response body, the shim's I/O worker forgets the stream but
-// keeps reading it, so the upstream never learns the client left (a
-// cancelled stream went on generating). The copy destroys the response.
+// 2b. preview2-shim's Node build, vendored with two changes: when the
+// component drops an HTTP response body, the shim's I/O worker forgot the
+// stream but kept reading it, so the upstream never learned the client left
+// (a cancelled stream went on generating): the copy destroys the response.
+// And outgoing HTTP goes through `fetch` (2c).
 const shim = resolve(here, "node_modules/@bytecodealliance/preview2-shim");
 const shimVersion = JSON.parse(readFileSync(resolve(shim, "package.json"), "utf8")).version;
 if (shimVersion !== "0.26.1") throw new Error(`the Node shim patch is for preview2-shim 0.26.1, not ${shimVersion}`);
@@ -61,8 +62,53 @@ const bundle = resolve(dist, "node-shim/io/worker-thread.bundle.js");
 const before = `\t\t\tstreams.delete(id);\n\t\t\tif (stream.fileResourceId) return releaseFileResource(stream.fileResourceId);\n\t\t\treturn;`;
 const src = readFileSync(bundle, "utf8");
 if (src.split(before).length !== 2) throw new Error("preview2-shim's INPUT_STREAM_DISPOSE is not where the patch expects it");
-writeFileSync(bundle, src.replace(before, before.replace("\t\t\treturn;",
-  `\t\t\tif (stream.stream && stream.stream.constructor && stream.stream.constructor.name === "IncomingMessage" && !stream.stream.complete) stream.stream.destroy();\n\t\t\treturn;`)));
+let patched = src.replace(before, before.replace("\t\t\treturn;",
+  `\t\t\tif (stream.stream && stream.stream.aigwUpstream && !stream.stream.readableEnded) stream.stream.destroy();\n\t\t\treturn;`));
+// 2c. The Node build's outgoing HTTP through `fetch` (the platform's client,
+// undici in Node, Bun's own) instead of node:http, in the same I/O worker:
+// the request body is read whole (the gateway's requests are in memory
+// anyway, and it sends their content-length), the connect + first-byte
+// timeout aborts the fetch, the between-bytes timeout ends the body with
+// an error, redirects are not followed (as node:http did not).
+const httpStart = "\ttry {\n\t\tlet req;\n\t\tswitch (scheme) {";
+const httpEnd = "\t\tconst bodyStreamId = createReadableStream(res);\n\t\treturn {\n\t\t\tstatus: res.statusCode,\n\t\t\theaders: Array.from(Object.entries(res.headers)),\n\t\t\tbodyStreamId\n\t\t};";
+const a = patched.indexOf(httpStart);
+const b = patched.indexOf(httpEnd);
+if (a < 0 || b < a || patched.split(httpStart).length !== 2) throw new Error("preview2-shim's createHttpRequest is not where the fetch patch expects it");
+const viaFetch = `\ttry {
+\t\tif (scheme !== "http:" && scheme !== "https:") throw { tag: "HTTP-protocol-error" };
+\t\tconst ms = (ns) => (ns ? Number(ns / 1000000n) : 0);
+\t\tlet body;
+\t\tif (stream) {
+\t\t\tconst chunks = [];
+\t\t\tfor await (const c of stream) chunks.push(c);
+\t\t\tbody = Buffer.concat(chunks);
+\t\t}
+\t\tconst abort = new AbortController();
+\t\tconst firstByte = ms(connectTimeout) + ms(firstByteTimeout);
+\t\tconst timer = firstByte ? setTimeout(() => abort.abort({ tag: "connection-read-timeout" }), firstByte) : null;
+\t\tlet res;
+\t\ttry {
+\t\t\tres = await fetch(\`\${scheme}//\${authority}\${pathWithQuery}\`, { method, headers, body, signal: abort.signal, redirect: "manual" });
+\t\t} finally {
+\t\t\tif (timer) clearTimeout(timer);
+\t\t}
+\t\tconst nodeBody = res.body ? Readable.fromWeb(res.body) : Readable.from([]);
+\t\tnodeBody.aigwUpstream = true;
+\t\tconst between = ms(betweenBytesTimeout);
+\t\tif (between) {
+\t\t\tlet idle = setTimeout(() => nodeBody.destroy(Object.assign(new Error("between-bytes timeout"), { code: "ETIMEDOUT" })), between);
+\t\t\tnodeBody.on("data", () => idle.refresh());
+\t\t\tnodeBody.on("close", () => clearTimeout(idle));
+\t\t}
+\t\tconst bodyStreamId = createReadableStream(nodeBody);
+\t\treturn {
+\t\t\tstatus: res.status,
+\t\t\theaders: Array.from(res.headers),
+\t\t\tbodyStreamId
+\t\t};`;
+patched = patched.slice(0, a) + viaFetch + patched.slice(b + httpEnd.length);
+writeFileSync(bundle, patched);
 writeFileSync(resolve(dist, "node-shim/package.json"), JSON.stringify({ type: "module", private: true, description: `@bytecodealliance/preview2-shim ${shimVersion} (Node build), patched by build.mjs` }));
 
 // 3. workerd: JSPI, every export that may wait on the network or the store async.

@@ -1,8 +1,9 @@
 // Node 20+: Node has no JSPI, so the component is the synchronous jco build
-// (dist/node) and wasi:http is preview2-shim's Node implementation (node:http
-// in a worker thread; each call blocks the calling thread until it returns).
-// The shim is the copy build.mjs vendors into dist/node-shim (one fix: a
-// dropped response body closes the upstream response).
+// (dist/node) and wasi:http is preview2-shim's Node implementation, in a
+// worker thread; each call blocks the calling thread until it returns. The
+// shim is the copy build.mjs vendors into dist/node-shim and patches:
+// outgoing requests go through the platform's `fetch`, and a dropped
+// response body closes the upstream response.
 import { readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -17,6 +17,13 @@ test("the package runs in Bun", () => {
   expect(lib.platform).toBe("bun");
 });
 
+test("bun: outgoing HTTP is Bun's fetch", async () => {
+  const gw = lib.createGateway({ providers: { openai: { type: "openai", apiKey: "k", baseUrl: `${MOCK}/v1` } }, defaultProvider: "openai" });
+  await gw.run("gpt-4o", { prompt: `fetch ${Date.now()}` });
+  const headers = Object.fromEntries((await mock.requests()).at(-1).headers);
+  expect(headers["user-agent"]).toStartWith("Bun/");
+});
+
 test("the package's wasm is byte-identical to the component every host runs", () => {
   const pkg = readFileSync(new URL("../dist/wasm/ai_gateway.wasm", import.meta.url));
   const sha = createHash("sha256").update(pkg).digest("hex");

@@ -13,6 +13,13 @@ const mock = mockApi(MOCK);
 
 test("the package runs in Node", () => assert.equal(lib.platform, "node"));
 
+test("node: outgoing HTTP is the platform's fetch", async () => {
+  const gw = lib.createGateway({ providers: { openai: { type: "openai", apiKey: "k", baseUrl: `${MOCK}/v1` } }, defaultProvider: "openai" });
+  await gw.run("gpt-4o", { prompt: `fetch ${Date.now()}` });
+  const headers = Object.fromEntries((await mock.requests()).at(-1).headers);
+  assert.equal(headers["user-agent"], "node", "undici's fetch, not node:http (which sends none)");
+});
+
 test("the package's wasm is byte-identical to the component every host runs", () => {
   const pkg = readFileSync(new URL("../dist/wasm/ai_gateway.wasm", import.meta.url));
   const sha = createHash("sha256").update(pkg).digest("hex");
