@@ -114,12 +114,17 @@ fn stream(wire: WireFormat, body: &[u8]) {
 
     for e in &out {
         match e {
-            StreamEvent::Text(t) | StreamEvent::Reasoning(t) => {
+            StreamEvent::Text(t)
+            | StreamEvent::Reasoning(t)
+            | StreamEvent::Refusal(t)
+            | StreamEvent::ReasoningSignature(t) => {
                 assert!(!t.is_empty(), "empty delta")
             }
+            StreamEvent::Logprobs(l) => assert!(!l.is_empty(), "empty logprobs event"),
             StreamEvent::ToolUse(t) => check_tool_call(t),
             StreamEvent::Done(d) => assert!(!d.cached),
-            StreamEvent::Error(_) => {}
+            // A redacted block's data is opaque (possibly empty).
+            StreamEvent::ReasoningRedacted(_) | StreamEvent::Error(_) => {}
         }
     }
 }
