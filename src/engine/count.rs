@@ -6,8 +6,7 @@ use super::call::no_trace;
 use super::env::Env;
 use super::exchange::with_status;
 use super::target::Target;
-use crate::config::WireFormat;
-use crate::error::{GatewayError, Result};
+use crate::error::Result;
 use crate::ports::Http;
 use crate::provider::{self, ChatCall};
 use crate::types::{Input, RunOptions};
@@ -38,13 +37,6 @@ impl Gateway {
             check_model(model)?;
             self.check_call(input, opts)?;
             let endpoint = self.resolve_provider(model, opts.provider.as_deref())?;
-            if endpoint.wire != WireFormat::Anthropic {
-                return Err(GatewayError::validation(format!(
-                    "provider {:?} cannot count tokens: only the Anthropic Messages API has a \
-                     counting endpoint",
-                    endpoint.name
-                )));
-            }
             let target = Target {
                 endpoint,
                 model: model.to_owned(),

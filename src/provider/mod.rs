@@ -52,36 +52,43 @@ pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
         WireFormat::Anthropic => anthropic::chat_request(call)?,
         WireFormat::WorkersAi => workers_ai::chat_request(call)?,
     };
-    let body = merge_extra_body(req.body, call.options.extra_body.as_deref())?;
-    let mut headers = req.headers.into_vec();
-    headers.extend(call.endpoint.headers.iter().cloned());
-    for (k, v) in &call.options.headers {
-        check_header(k, v)?;
-        let k = k.to_ascii_lowercase();
-        headers.retain(|(have, _)| *have != k);
-        headers.push((k, v.clone()));
-    }
-    bounded(HttpRequest::post_json(req.url, headers, &body))
+    finish(req, call, call.options.extra_body.as_deref())
 }
 
-/// Build the upstream request that counts a chat call's input tokens
-/// (Anthropic only; the engine checks the wire format). Its headers are a
-/// chat call's; of `extra-body` only the keys the counting endpoint takes
-/// (those that make the prompt) are merged.
+/// Build the upstream request that counts a chat call's input tokens. Only
+/// Anthropic's Messages API has a counting endpoint; another wire format is
+/// `validation`. Of `extra-body` only the keys that endpoint takes are
+/// merged (`anthropic::COUNT_EXTRA_KEYS`).
 pub fn build_count(call: &ChatCall<'_>) -> Result<HttpRequest> {
-    const PROMPT_KEYS: [&str; 5] = ["system", "tools", "tool_choice", "thinking", "mcp_servers"];
+    if call.endpoint.wire != WireFormat::Anthropic {
+        return Err(GatewayError::validation(format!(
+            "provider {:?} cannot count tokens: only the Anthropic Messages API has a \
+             counting endpoint",
+            call.endpoint.name
+        )));
+    }
     let req = anthropic::count_request(call)?;
     let extra = match call.options.extra_body.as_deref() {
         None => None,
         Some(e) => {
             let mut e = crate::types::parse_json_object(e, "extra-body")?;
             if let Some(map) = e.as_object_mut() {
-                map.retain(|k, _| PROMPT_KEYS.contains(&k.as_str()));
+                map.retain(|k, _| anthropic::COUNT_EXTRA_KEYS.contains(&k.as_str()));
             }
             Some(e.to_string())
         }
     };
-    let body = merge_extra_body(req.body, extra.as_deref())?;
+    finish(req, call, extra.as_deref())
+}
+
+/// A provider's request as sent: `extra` merged into the body, the
+/// endpoint's headers, then the call's (which win), and the size bound.
+fn finish(
+    req: common::ProviderRequest,
+    call: &ChatCall<'_>,
+    extra: Option<&str>,
+) -> Result<HttpRequest> {
+    let body = merge_extra_body(req.body, extra)?;
     let mut headers = req.headers.into_vec();
     headers.extend(call.endpoint.headers.iter().cloned());
     for (k, v) in &call.options.headers {

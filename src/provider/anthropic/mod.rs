@@ -84,6 +84,11 @@ pub(crate) fn count_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     )
 }
 
+/// The `extra-body` keys the counting endpoint takes (those that make the
+/// prompt); the others are about sampling and length.
+pub(crate) const COUNT_EXTRA_KEYS: [&str; 5] =
+    ["system", "tools", "tool_choice", "thinking", "mcp_servers"];
+
 /// `{"input_tokens": n}`.
 pub(crate) fn parse_count(body: &[u8]) -> Result<u64> {
     let r: wire::CountResponse = from_json(body, "count_tokens response")?;
