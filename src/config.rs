@@ -9,9 +9,16 @@ pub use model_allowlist::{ModelMatcher, ProviderModels};
 
 use crate::error::{GatewayError, Result};
 use crate::http::{Headers, join_url};
+pub use crate::provider::presets::Preset;
+pub use crate::secrets::AwsCredentials;
+
 use crate::provider::anthropic::defaults as anthropic;
-use crate::provider::defaults::ProviderDefaults;
+use crate::provider::azure::defaults as azure;
+use crate::provider::bedrock::defaults as bedrock;
+use crate::provider::defaults::{KeyAuth, Needed, ProviderDefaults};
+use crate::provider::gemini::defaults as gemini;
 use crate::provider::openai::defaults as openai;
+use crate::provider::vertex::defaults as vertex;
 use crate::provider::workers_ai::defaults as workers_ai;
 use crate::types::{FallbackChain, LogLevel, RetryPolicy};
 use crate::validate::{check_header, check_id};
@@ -22,6 +29,14 @@ pub enum ProviderKind {
     Anthropic,
     WorkersAi,
     Custom,
+    Gemini,
+    Vertex,
+    VertexAnthropic,
+    Bedrock,
+    AzureOpenAi,
+    /// An OpenAI-compatible server the gateway knows
+    /// (`provider/presets.rs`).
+    Preset(Preset),
 }
 
 impl ProviderKind {
@@ -29,9 +44,11 @@ impl ProviderKind {
     /// configured, else OpenAI's.
     pub fn wire_format(self, configured: Option<WireFormat>) -> WireFormat {
         match self {
-            Self::OpenAi => WireFormat::OpenAi,
-            Self::Anthropic => WireFormat::Anthropic,
+            Self::OpenAi | Self::AzureOpenAi | Self::Preset(_) => WireFormat::OpenAi,
+            Self::Anthropic | Self::VertexAnthropic => WireFormat::Anthropic,
             Self::WorkersAi => WireFormat::WorkersAi,
+            Self::Gemini | Self::Vertex => WireFormat::Gemini,
+            Self::Bedrock => WireFormat::Bedrock,
             Self::Custom => configured.unwrap_or(WireFormat::OpenAi),
         }
     }
@@ -43,8 +60,19 @@ impl ProviderKind {
             Self::OpenAi => Some(&openai::DEFAULTS),
             Self::Anthropic => Some(&anthropic::DEFAULTS),
             Self::WorkersAi => Some(&workers_ai::DEFAULTS),
+            Self::Gemini => Some(&gemini::DEFAULTS),
+            Self::Vertex => Some(&vertex::DEFAULTS),
+            Self::VertexAnthropic => Some(&vertex::ANTHROPIC_DEFAULTS),
+            Self::Bedrock => Some(&bedrock::DEFAULTS),
+            Self::AzureOpenAi => Some(&azure::DEFAULTS),
+            Self::Preset(p) => Some(p.defaults()),
             Self::Custom => None,
         }
+    }
+
+    /// The kind's configuration name, for messages.
+    pub fn name(self) -> &'static str {
+        self.defaults().map_or("custom", |d| d.kind)
     }
 }
 
@@ -53,6 +81,18 @@ pub enum WireFormat {
     OpenAi,
     Anthropic,
     WorkersAi,
+    Gemini,
+    Bedrock,
+}
+
+/// How a provider takes its API key (WIT `key-auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyAuthMode {
+    /// The kind's own header.
+    #[default]
+    ProviderDefault,
+    /// `authorization: Bearer`.
+    Bearer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +105,11 @@ pub struct ProviderConfig {
     pub wire_format: Option<WireFormat>,
     pub api_version: Option<String>,
     pub headers: Headers,
+    pub region: Option<String>,
+    pub project: Option<String>,
+    pub resource_name: Option<String>,
+    pub aws: Option<AwsCredentials>,
+    pub key_auth: KeyAuthMode,
 }
 
 impl ProviderConfig {
@@ -79,6 +124,11 @@ impl ProviderConfig {
             wire_format: None,
             api_version: None,
             headers: Headers::new(),
+            region: None,
+            project: None,
+            resource_name: None,
+            aws: None,
+            key_auth: KeyAuthMode::ProviderDefault,
         }
     }
 }
@@ -237,6 +287,13 @@ pub struct Endpoint {
     pub headers: Headers,
     /// True when `base_url` points at Cloudflare AI Gateway.
     pub via_cf_gateway: bool,
+    /// The region, configured or the kind's default (Bedrock signs with
+    /// it).
+    pub region: Option<String>,
+    /// AWS credentials (Bedrock).
+    pub aws: Option<AwsCredentials>,
+    /// How the key is sent.
+    pub key_auth: KeyAuthMode,
 }
 
 impl Endpoint {
@@ -250,14 +307,20 @@ impl Endpoint {
             check_header(k, v)?;
             headers.push((k.to_ascii_lowercase(), v.clone()));
         }
+        let place = Place::of(p, defaults)?;
         let (base_url, via_cf_gateway) = match (&p.base_url, cf, cf_route) {
             (Some(url), _, _) => (url.clone(), false),
             (None, Some(cf), Some(route)) => {
                 headers.extend(cf.headers());
-                (join_url(&cf.universal_url(), route.slug), true)
+                let slug = join_url(&cf.universal_url(), route.slug);
+                let url = match route.prefix {
+                    "" => slug,
+                    prefix => join_url(&slug, &place.fill(prefix)),
+                };
+                (url, true)
             }
             (None, _, _) => match defaults {
-                Some(d) => (d.base_url.to_owned(), false),
+                Some(d) => (place.fill(d.base_url), false),
                 None => {
                     return Err(GatewayError::validation(format!(
                         "provider {:?} is custom and needs a base-url",
@@ -275,17 +338,11 @@ impl Endpoint {
                 p.name
             )));
         }
-
-        if let Some(d) = defaults.filter(|d| d.needs_account_id)
-            && p.account_id.as_deref().is_none_or(str::is_empty)
-        {
+        if wire == WireFormat::Bedrock && p.aws.is_some() && place.region.is_none() {
             return Err(GatewayError::validation(format!(
-                "provider {:?} is {} and needs an account-id",
-                p.name, d.kind
+                "provider {:?} signs with AWS credentials and needs a region",
+                p.name
             )));
-        }
-        if let Some(acc) = p.account_id.as_deref().filter(|a| !a.is_empty()) {
-            check_id(&format!("provider {:?} account-id", p.name), acc)?;
         }
         Ok(Self {
             name: p.name.clone(),
@@ -297,100 +354,88 @@ impl Endpoint {
             api_version: p.api_version.clone(),
             headers,
             via_cf_gateway,
+            region: place.region,
+            aws: p.aws.clone(),
+            key_auth: p.key_auth,
         })
+    }
+
+    /// The header carrying the key: the provider's own way (`default`), or
+    /// a bearer token when the configuration says so.
+    pub fn auth_headers(&self, default: KeyAuth) -> Vec<(String, String)> {
+        let auth = match self.key_auth {
+            KeyAuthMode::ProviderDefault => default,
+            KeyAuthMode::Bearer => KeyAuth::Bearer,
+        };
+        auth.headers(self.api_key.as_ref())
+    }
+}
+
+/// The configuration values a provider's URL is made of, checked: each is
+/// one URL segment of `A-Z a-z 0-9 - _` (so none can change the host or
+/// the path), and those the kind needs are there.
+#[derive(Debug)]
+struct Place {
+    region: Option<String>,
+    project: Option<String>,
+    resource: Option<String>,
+}
+
+impl Place {
+    fn of(p: &ProviderConfig, defaults: Option<&ProviderDefaults>) -> Result<Self> {
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let place = Self {
+            region: given(&p.region)
+                .or_else(|| defaults.and_then(|d| d.default_region).map(str::to_owned)),
+            project: given(&p.project),
+            resource: given(&p.resource_name),
+        };
+        let values = [
+            (Needed::AccountId, given(&p.account_id)),
+            (Needed::Region, place.region.clone()),
+            (Needed::Project, place.project.clone()),
+            (Needed::ResourceName, place.resource.clone()),
+        ];
+        for (what, v) in &values {
+            if let Some(v) = v {
+                check_id(&format!("provider {:?} {}", p.name, what.field()), v)?;
+            }
+        }
+        for need in defaults.map_or(&[][..], |d| d.needs) {
+            let missing = values.iter().any(|(w, v)| w == need && v.is_none());
+            // A base URL of its own replaces the Azure resource's.
+            let excused = *need == Needed::ResourceName && p.base_url.is_some();
+            if missing && !excused {
+                return Err(GatewayError::validation(format!(
+                    "provider {:?} is {} and needs {} {}",
+                    p.name,
+                    p.kind.name(),
+                    if *need == Needed::AccountId {
+                        "an"
+                    } else {
+                        "a"
+                    },
+                    need.field()
+                )));
+            }
+        }
+        Ok(place)
+    }
+
+    /// `template` with the configuration's values in place.
+    fn fill(&self, template: &str) -> String {
+        let region = self.region.as_deref().unwrap_or_default();
+        let region_host = match region {
+            "global" | "" => String::new(),
+            r => format!("{r}-"),
+        };
+        template
+            .replace("{region-host}", &region_host)
+            .replace("{region}", region)
+            .replace("{project}", self.project.as_deref().unwrap_or_default())
+            .replace("{resource}", self.resource.as_deref().unwrap_or_default())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cf() -> CfGatewayConfig {
-        CfGatewayConfig {
-            account_id: "acc".into(),
-            gateway_id: "gw".into(),
-            auth_token: Some(ApiKey::new("cf-tok")),
-            cache_ttl: Some(3600),
-            skip_cache: true,
-        }
-    }
-
-    #[test]
-    fn resolve_openai_with_cf_gateway_rewrites_base_and_adds_headers() {
-        let p = ProviderConfig::new("openai", ProviderKind::OpenAi);
-        let e = Endpoint::resolve(&p, Some(&cf())).unwrap();
-        assert_eq!(
-            e.base_url,
-            "https://gateway.ai.cloudflare.com/v1/acc/gw/openai"
-        );
-        assert!(e.via_cf_gateway);
-        assert_eq!(
-            e.headers.to_vec(),
-            vec![
-                (
-                    "cf-aig-authorization".to_owned(),
-                    "Bearer cf-tok".to_owned()
-                ),
-                ("cf-aig-cache-ttl".to_owned(), "3600".to_owned()),
-                ("cf-aig-skip-cache".to_owned(), "true".to_owned()),
-            ]
-        );
-    }
-
-    #[test]
-    fn resolve_explicit_base_url_wins_over_cf_gateway() {
-        let mut p = ProviderConfig::new("claude", ProviderKind::Anthropic);
-        p.base_url = Some("http://127.0.0.1:9/".into());
-        let e = Endpoint::resolve(&p, Some(&cf())).unwrap();
-        assert_eq!(e.base_url, "http://127.0.0.1:9/");
-        assert!(e.headers.is_empty());
-    }
-
-    #[test]
-    fn resolve_workers_ai_is_unaffected_by_cf_gateway() {
-        let mut p = ProviderConfig::new("workers", ProviderKind::WorkersAi);
-        p.account_id = Some("acc".into());
-        let e = Endpoint::resolve(&p, Some(&cf())).unwrap();
-        assert_eq!(e.base_url, workers_ai::BASE_URL);
-        assert!(!e.via_cf_gateway);
-    }
-
-    #[test]
-    fn resolve_workers_ai_without_account_is_validation() {
-        let p = ProviderConfig::new("w", ProviderKind::WorkersAi);
-        assert!(Endpoint::resolve(&p, None).is_err());
-    }
-
-    #[test]
-    fn resolve_custom_without_base_url_is_validation() {
-        let p = ProviderConfig::new("c", ProviderKind::Custom);
-        assert!(Endpoint::resolve(&p, Some(&cf())).is_err());
-    }
-
-    #[test]
-    fn api_key_debug_is_masked() {
-        assert_eq!(format!("{:?}", ApiKey::new("sk-123")), "***");
-        let mut p = ProviderConfig::new("custom", ProviderKind::Custom);
-        p.api_key = Some(ApiKey::new("sk-live-MARKER-1"));
-        p.base_url = Some("https://llm.example/v1".into());
-        p.headers = vec![
-            ("x-api-key".into(), "MARKER-2-secret".into()),
-            ("x-title".into(), "visible".into()),
-        ]
-        .into();
-        let shown = format!("{p:?}");
-        assert!(!shown.contains("MARKER"), "{shown}");
-        assert!(shown.contains("visible"), "{shown}");
-        let e = Endpoint::resolve(&p, None).unwrap();
-        let shown = format!("{e:?}");
-        assert!(!shown.contains("MARKER"), "{shown}");
-        let cf = CfGatewayConfig {
-            account_id: "acc".into(),
-            gateway_id: "gw".into(),
-            auth_token: Some(ApiKey::new("cf-MARKER-3")),
-            cache_ttl: None,
-            skip_cache: false,
-        };
-        assert!(!format!("{cf:?}").contains("MARKER"));
-    }
-}
+mod tests;

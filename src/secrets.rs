@@ -44,6 +44,25 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// AWS credentials for SigV4 (Bedrock). `Debug` shows only the access key
+/// id, which AWS treats as an identifier, not a secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: ApiKey,
+    pub session_token: Option<ApiKey>,
+}
+
+impl std::fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key)
+            .field("session_token", &self.session_token)
+            .finish()
+    }
+}
+
 /// Headers whose values are credentials: the well-known ones, and any name
 /// that says it holds a key, token, secret or password.
 pub fn is_secret_header(name: &str) -> bool {

@@ -10,6 +10,9 @@ use crate::config::WireFormat;
 use crate::error::{GatewayError, UpstreamDetail};
 use crate::provider::StreamDecoder;
 use crate::provider::anthropic::AnthropicStream;
+use crate::provider::bedrock::BedrockStream;
+use crate::provider::bedrock::eventstream::{self, EventStreamDecoder};
+use crate::provider::gemini::GeminiStream;
 use crate::provider::openai::OpenAiStream;
 use crate::provider::workers_ai::WorkersAiStream;
 use crate::sse::{SseDecoder, SseEvent};
@@ -22,12 +25,73 @@ pub fn decoder(wire: WireFormat, model: &str) -> Box<dyn StreamDecoder + Send> {
         WireFormat::OpenAi => Box::new(OpenAiStream::new(model)),
         WireFormat::Anthropic => Box::new(AnthropicStream::new(model)),
         WireFormat::WorkersAi => Box::new(WorkersAiStream::new(model)),
+        WireFormat::Gemini => Box::new(GeminiStream::new(model)),
+        WireFormat::Bedrock => Box::new(BedrockStream::new(model)),
     }
+}
+
+/// How a wire format frames its events: SSE, or AWS's binary event
+/// stream (Bedrock), whose messages become events named by their
+/// `:event-type` (`exception:{type}` for an exception message).
+#[derive(Debug)]
+enum Framing {
+    Sse(SseDecoder),
+    EventStream(EventStreamDecoder, Vec<eventstream::Message>),
+}
+
+impl Framing {
+    fn of(wire: WireFormat) -> Self {
+        match wire {
+            WireFormat::Bedrock => Self::EventStream(EventStreamDecoder::new(), Vec::new()),
+            _ => Self::Sse(SseDecoder::new()),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), String> {
+        match self {
+            Self::Sse(d) => d.feed(bytes, out).map_err(|e| e.to_string()),
+            Self::EventStream(d, messages) => {
+                let r = d.feed(bytes, messages).map_err(|e| e.to_string());
+                for m in messages.drain(..) {
+                    out.push(event_of(&m)?);
+                }
+                r
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<SseEvent>) -> Result<(), String> {
+        match self {
+            Self::Sse(d) => d.finish(out).map_err(|e| e.to_string()),
+            Self::EventStream(d, _) => d.finish().map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// An event-stream message as the event its decoder reads.
+fn event_of(m: &eventstream::Message) -> Result<SseEvent, String> {
+    let data = std::str::from_utf8(&m.payload)
+        .map_err(|_| "an event-stream payload is not UTF-8 JSON".to_owned())?
+        .to_owned();
+    let event = match m.header_str(":message-type") {
+        Some("exception") | Some("error") => format!(
+            "exception:{}",
+            m.header_str(":exception-type")
+                .or_else(|| m.header_str(":error-code"))
+                .unwrap_or("UnknownException")
+        ),
+        _ => m.header_str(":event-type").unwrap_or_default().to_owned(),
+    };
+    Ok(SseEvent {
+        event: Some(event),
+        data,
+        id: None,
+    })
 }
 
 #[derive(Debug)]
 pub struct EventPump {
-    sse: SseDecoder,
+    sse: Framing,
     decoder: Box<dyn StreamDecoder + Send>,
     scratch_sse: Vec<SseEvent>,
     scratch_out: Vec<StreamEvent>,
@@ -38,12 +102,14 @@ pub struct EventPump {
 
 impl EventPump {
     pub fn new(wire: WireFormat, model: &str) -> Self {
-        Self::with_decoder(decoder(wire, model))
+        let mut pump = Self::with_decoder(decoder(wire, model));
+        pump.sse = Framing::of(wire);
+        pump
     }
 
     pub fn with_decoder(decoder: Box<dyn StreamDecoder + Send>) -> Self {
         Self {
-            sse: SseDecoder::new(),
+            sse: Framing::Sse(SseDecoder::new()),
             decoder,
             scratch_sse: Vec::new(),
             scratch_out: Vec::new(),
@@ -60,9 +126,7 @@ impl EventPump {
         let r = self.sse.feed(bytes, &mut self.scratch_sse);
         self.drain_sse();
         if let Err(e) = r {
-            self.fail(GatewayError::Upstream(UpstreamDetail::message(
-                e.to_string(),
-            )));
+            self.fail(GatewayError::Upstream(UpstreamDetail::message(e)));
         }
     }
 
@@ -74,9 +138,7 @@ impl EventPump {
         let r = self.sse.finish(&mut self.scratch_sse);
         self.drain_sse();
         if let Err(e) = r {
-            self.fail(GatewayError::Upstream(UpstreamDetail::message(
-                e.to_string(),
-            )));
+            self.fail(GatewayError::Upstream(UpstreamDetail::message(e)));
             return;
         }
         if !self.terminated {

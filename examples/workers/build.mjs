@@ -16,8 +16,8 @@ const dist = resolve(here, "dist");
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
-const api = "workkit:ai-gateway/api@0.2.0";
-const cost = "workkit:ai-gateway/cost-tracker@0.2.0";
+const api = "workkit:ai-gateway/api@0.3.0";
+const cost = "workkit:ai-gateway/cost-tracker@0.3.0";
 // Every export that may wait on the network or the KV store.
 const asyncExports = [
   ...["run", "stream", "run-fallback", "embed", "is-cached", "invalidate", "costs", "budget", "reset-costs"].map((m) => `${api}#[method]gateway.${m}`),

@@ -3,9 +3,9 @@
 //! collide.
 #![no_main]
 
-use model_allowlist::{Allowlist, ModelMatcher, ProviderModels, is_allowed_model};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use model_allowlist::{Allowlist, ModelMatcher, ProviderModels, is_allowed_model};
 
 const PROVIDERS: [&str; 4] = ["openai", "anthropic", "groq", ""];
 

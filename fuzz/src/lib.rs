@@ -1,8 +1,8 @@
-//! Checks shared by the fuzz targets (the three provider targets differ only
-//! in their wire format).
+//! Checks shared by the fuzz targets (the provider targets differ only in
+//! their wire format).
 
 use ai_gateway::ErrorKind;
-use ai_gateway::config::WireFormat;
+use ai_gateway::config::{Endpoint, ProviderConfig, ProviderKind, WireFormat};
 use ai_gateway::provider;
 use ai_gateway::sse::SseDecoder;
 use ai_gateway::types::{StreamEvent, ToolCall};
@@ -50,15 +50,32 @@ fn chat(wire: WireFormat, body: &[u8]) {
     }
 }
 
+/// An endpoint of the kind that speaks `wire`, with what the kind needs.
+fn endpoint(wire: WireFormat) -> Endpoint {
+    let kind = match wire {
+        WireFormat::OpenAi => ProviderKind::OpenAi,
+        WireFormat::Anthropic => ProviderKind::Anthropic,
+        WireFormat::WorkersAi => ProviderKind::WorkersAi,
+        WireFormat::Gemini => ProviderKind::Gemini,
+        WireFormat::Bedrock => ProviderKind::Bedrock,
+    };
+    let mut p = ProviderConfig::new("fuzz", kind);
+    p.account_id = Some("acc".into());
+    p.region = Some("us-east-1".into());
+    Endpoint::resolve(&p, None).expect("a complete provider resolves")
+}
+
 fn embed(wire: WireFormat, body: &[u8], expected: usize) {
-    match provider::parse_embed(wire, body, expected) {
+    match provider::parse_embed(&endpoint(wire), body, expected) {
         Ok((vectors, _, _)) => {
             assert_eq!(vectors.len(), expected);
             if wire == WireFormat::OpenAi {
                 check_openai_embed_indexes(body, expected);
             }
         }
-        Err(e) if wire == WireFormat::Anthropic => assert_eq!(e.kind(), ErrorKind::Validation),
+        Err(e) if matches!(wire, WireFormat::Anthropic | WireFormat::Bedrock) => {
+            assert_eq!(e.kind(), ErrorKind::Validation)
+        }
         Err(e) => assert_eq!(e.kind(), ErrorKind::Upstream, "{e}"),
     }
 }
@@ -85,7 +102,73 @@ fn check_openai_embed_indexes(body: &[u8], expected: usize) {
     );
 }
 
+/// A stream through the pump, framing included (Bedrock's event stream):
+/// exactly one terminal event, the last, whatever the bytes and however
+/// they are split.
+fn pumped(wire: WireFormat, body: &[u8]) {
+    let whole = ai_gateway::stream::decode_all(wire, MODEL, body, body.len().max(1));
+    assert_eq!(
+        whole.iter().filter(|e| e.is_terminal()).count(),
+        1,
+        "{whole:?}"
+    );
+    assert!(whole.last().is_some_and(StreamEvent::is_terminal));
+    let split = ai_gateway::stream::decode_all(wire, MODEL, body, 7);
+    assert_eq!(
+        format!("{split:?}"),
+        format!("{whole:?}"),
+        "splitting changes nothing"
+    );
+}
+
+/// The event-stream frame decoder alone: any split gives the same messages
+/// or the same error, and a message it accepts re-encodes to its bytes.
+pub fn eventstream(data: &[u8]) {
+    use ai_gateway::provider::bedrock::eventstream::{EventStreamDecoder, encode};
+    let Some((&cut, body)) = data.split_first() else {
+        return;
+    };
+    let run = |parts: &[&[u8]]| {
+        let mut d = EventStreamDecoder::new();
+        let mut out = Vec::new();
+        let mut r = Ok(());
+        for p in parts {
+            r = d.feed(p, &mut out);
+            if r.is_err() {
+                break;
+            }
+        }
+        let end = r.clone().and_then(|()| d.finish());
+        (out, r, end)
+    };
+    let whole = run(&[body]);
+    let at = usize::from(cut).min(body.len());
+    let (a, b) = body.split_at(at);
+    let split = run(&[a, b]);
+    assert_eq!(whole.1, split.1);
+    assert_eq!(whole.2, split.2);
+    if whole.2.is_ok() {
+        assert_eq!(whole.0, split.0);
+        let again: Vec<u8> = whole
+            .0
+            .iter()
+            .flat_map(|m| {
+                let h: Vec<(&str, _)> = m
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.clone()))
+                    .collect();
+                encode(&h, &m.payload)
+            })
+            .collect();
+        assert_eq!(again, body, "accepted messages re-encode to their bytes");
+    }
+}
+
 fn stream(wire: WireFormat, body: &[u8]) {
+    if wire == WireFormat::Bedrock {
+        return pumped(wire, body);
+    }
     let mut sse = SseDecoder::new();
     let mut events = Vec::new();
     // An SSE error (data that is not UTF-8) ends the stream; the engine

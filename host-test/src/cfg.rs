@@ -14,6 +14,11 @@ pub fn provider(name: &str, kind: w::ProviderKind) -> w::ProviderConfig {
         wire_format: None,
         api_version: None,
         headers: Vec::new(),
+        region: None,
+        project: None,
+        resource_name: None,
+        aws_credentials: None,
+        key_auth: None,
     }
 }
 

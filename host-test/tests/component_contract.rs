@@ -84,7 +84,7 @@ fn gateway_imports_only_standard_wasi_0_2_6_and_keyvalue_draft2() {
         assert!(
             exports
                 .iter()
-                .any(|x| x == &format!("workkit:ai-gateway/{e}@0.2.0")),
+                .any(|x| x == &format!("workkit:ai-gateway/{e}@0.3.0")),
             "missing export {e}: {exports:?}"
         );
     }
@@ -116,7 +116,7 @@ fn allowlist_component_imports_nothing_and_is_small() {
     );
     assert_eq!(
         world_lines(&wasm, "export"),
-        ["workkit:ai-gateway/model-allowlist@0.2.0"]
+        ["workkit:ai-gateway/model-allowlist@0.3.0"]
     );
     let size = std::fs::metadata(&wasm).expect("built").len();
     let gateway = std::fs::metadata(gateway_wasm()).expect("built").len();

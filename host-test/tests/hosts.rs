@@ -351,7 +351,7 @@ async fn spin_sdk_app_with_gateway_dependency_targets_spin_4_and_serves_over_htt
     );
     let deps = component["dependencies"].as_table().unwrap();
     assert_eq!(deps.len(), 1, "{deps:?}");
-    let dep = &deps["workkit:ai-gateway@0.2.0"];
+    let dep = &deps["workkit:ai-gateway@0.3.0"];
     assert_eq!(
         spin_dir
             .join(dep["path"].as_str().unwrap())

@@ -40,8 +40,8 @@ for (const [src, name] of [[gatewayWasm, "ai_gateway.wasm"], [allowlistWasm, "ai
 }
 writeFileSync(resolve(dist, "SHA256SUMS"), sums.join("\n") + "\n");
 
-const api = "workkit:ai-gateway/api@0.2.0";
-const cost = "workkit:ai-gateway/cost-tracker@0.2.0";
+const api = "workkit:ai-gateway/api@0.3.0";
+const cost = "workkit:ai-gateway/cost-tracker@0.3.0";
 const common = ["--instantiation", "async", "--no-nodejs-compat", "-q", "--no-namespaced-exports"];
 const transpile = (wasm, out, name, extra) =>
   execFileSync(jco, ["transpile", resolve(dist, "wasm", wasm), "-o", resolve(dist, out), "--name", name, ...common, ...extra], { stdio: "inherit" });

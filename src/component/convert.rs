@@ -282,6 +282,7 @@ pub fn router_config(r: w::RouterConfig) -> c::RouterConfig {
 }
 
 fn provider(p: w::ProviderConfig) -> c::ProviderConfig {
+    use c::Preset as P;
     c::ProviderConfig {
         name: p.name,
         kind: match p.kind {
@@ -289,6 +290,22 @@ fn provider(p: w::ProviderConfig) -> c::ProviderConfig {
             w::ProviderKind::Anthropic => c::ProviderKind::Anthropic,
             w::ProviderKind::WorkersAi => c::ProviderKind::WorkersAi,
             w::ProviderKind::Custom => c::ProviderKind::Custom,
+            w::ProviderKind::Gemini => c::ProviderKind::Gemini,
+            w::ProviderKind::Vertex => c::ProviderKind::Vertex,
+            w::ProviderKind::VertexAnthropic => c::ProviderKind::VertexAnthropic,
+            w::ProviderKind::Bedrock => c::ProviderKind::Bedrock,
+            w::ProviderKind::AzureOpenai => c::ProviderKind::AzureOpenAi,
+            w::ProviderKind::Groq => c::ProviderKind::Preset(P::Groq),
+            w::ProviderKind::Mistral => c::ProviderKind::Preset(P::Mistral),
+            w::ProviderKind::Deepseek => c::ProviderKind::Preset(P::DeepSeek),
+            w::ProviderKind::Xai => c::ProviderKind::Preset(P::Xai),
+            w::ProviderKind::Openrouter => c::ProviderKind::Preset(P::OpenRouter),
+            w::ProviderKind::Together => c::ProviderKind::Preset(P::Together),
+            w::ProviderKind::Fireworks => c::ProviderKind::Preset(P::Fireworks),
+            w::ProviderKind::Perplexity => c::ProviderKind::Preset(P::Perplexity),
+            w::ProviderKind::Cerebras => c::ProviderKind::Preset(P::Cerebras),
+            w::ProviderKind::Ollama => c::ProviderKind::Preset(P::Ollama),
+            w::ProviderKind::Vllm => c::ProviderKind::Preset(P::Vllm),
         },
         api_key: p.api_key.map(c::ApiKey::new),
         base_url: p.base_url,
@@ -297,9 +314,23 @@ fn provider(p: w::ProviderConfig) -> c::ProviderConfig {
             w::WireFormat::Openai => c::WireFormat::OpenAi,
             w::WireFormat::Anthropic => c::WireFormat::Anthropic,
             w::WireFormat::WorkersAi => c::WireFormat::WorkersAi,
+            w::WireFormat::Gemini => c::WireFormat::Gemini,
+            w::WireFormat::Bedrock => c::WireFormat::Bedrock,
         }),
         api_version: p.api_version,
         headers: p.headers.into(),
+        region: p.region,
+        project: p.project,
+        resource_name: p.resource_name,
+        aws: p.aws_credentials.map(|a| c::AwsCredentials {
+            access_key_id: a.access_key_id,
+            secret_access_key: c::ApiKey::new(a.secret_access_key),
+            session_token: a.session_token.map(c::ApiKey::new),
+        }),
+        key_auth: match p.key_auth {
+            None | Some(w::KeyAuth::ProviderDefault) => c::KeyAuthMode::ProviderDefault,
+            Some(w::KeyAuth::Bearer) => c::KeyAuthMode::Bearer,
+        },
     }
 }
 

@@ -58,7 +58,7 @@ impl Gateway {
                 call.attempt_one(&self.retry, deadline, &target, |t| {
                     let (res, status) = self.exchange(env, t.endpoint, &req, deadline);
                     let res = res.and_then(|(head, bytes)| {
-                        provider::parse_embed(t.endpoint.wire, &bytes, input.len())
+                        provider::parse_embed(t.endpoint, &bytes, input.len())
                             .map_err(|e| with_status(e, head.status))
                     });
                     (res, status)

@@ -35,6 +35,11 @@ impl Gateway {
         req: &HttpRequest,
         deadline: Option<u64>,
     ) -> Outcome<(ResponseHead, Vec<u8>)> {
+        let signed = match provider::signed(endpoint, req, env.clock.now_ms()) {
+            Ok(s) => s,
+            Err(e) => return (Err(e), None),
+        };
+        let req = signed.as_ref().unwrap_or(req);
         let (head, mut body) = match env.http.send(req, &self.send_options(deadline)) {
             Ok(x) => x,
             Err(e) => return (Err(retry::from_transport(e, &endpoint.name)), None),

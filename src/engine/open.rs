@@ -120,6 +120,10 @@ fn configured_secrets(endpoints: &[Endpoint], cf: Option<&CfGatewayConfig>) -> S
             .map(|k| k.expose())
             .into_iter()
             .chain(Secrets::header_values(&e.headers))
+            .chain(e.aws.iter().flat_map(|a| {
+                std::iter::once(a.secret_access_key.expose())
+                    .chain(a.session_token.as_ref().map(|t| t.expose()))
+            }))
     });
     let cf_token = cf.and_then(|c| c.auth_token.as_ref()).map(|t| t.expose());
     Secrets::new(keys.chain(cf_token))

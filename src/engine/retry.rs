@@ -112,7 +112,13 @@ pub fn should_retry_header(head: &ResponseHead) -> Option<bool> {
 /// limits, server errors).
 pub fn stream_error_retryable(kind: ErrorKind, code: &str) -> bool {
     !matches!(kind, ErrorKind::Auth | ErrorKind::NotFound)
-        && !matches!(code, "invalid_request_error" | "request_too_large")
+        && !matches!(
+            code,
+            "invalid_request_error"
+                | "request_too_large"
+                | "INVALID_ARGUMENT"
+                | "ValidationException"
+        )
 }
 
 /// A stream that ended before the provider signalled completion: the

@@ -58,6 +58,18 @@ pub trait StreamDecoder: std::fmt::Debug {
     fn on_eof(&mut self, out: &mut Vec<StreamEvent>);
 }
 
+/// The first typed option of `options` (WIT name, is it set) that is set,
+/// as a `validation` error naming it and the provider: the options the
+/// provider's API has no field for.
+pub(crate) fn refuse_options(provider: &str, label: &str, options: &[(&str, bool)]) -> Result<()> {
+    match options.iter().find(|(_, set)| *set) {
+        Some((name, _)) => Err(GatewayError::validation(format!(
+            "provider {provider:?} ({label}) does not support the option {name}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// An error for a 2xx body the gateway cannot understand.
 pub(crate) fn bad_body(message: String) -> GatewayError {
     GatewayError::Upstream(UpstreamDetail {

@@ -18,6 +18,14 @@ use crate::http::{ERROR_BODY_LIMIT, ResponseHead, status_text, truncate_body};
 pub fn map_error(provider: &str, head: &ResponseHead, body: &[u8], now_ms: u64) -> GatewayError {
     let status = head.status;
     let (message, code) = extract(body);
+    // AWS names the error in a header: `x-amzn-errortype:
+    // ThrottlingException:http://internal.amazon.com/...`.
+    let code = code.or_else(|| {
+        head.header("x-amzn-errortype")
+            .and_then(|t| t.split(':').next())
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    });
     let message = message.unwrap_or_else(|| {
         let page = if looks_like_html(body) {
             " (HTML error page)"
@@ -64,14 +72,27 @@ pub fn map_stream_error(provider: Option<&str>, value: &Value) -> GatewayError {
         attempts: Vec::new(),
     };
     let mut e = match kind {
-        "overloaded_error" | "service_unavailable" | "server_overloaded" => {
-            GatewayError::ServiceUnavailable(detail)
+        // Anthropic and OpenAI error types; google.rpc.Status names
+        // (Gemini); Bedrock's exception names.
+        "overloaded_error"
+        | "service_unavailable"
+        | "server_overloaded"
+        | "UNAVAILABLE"
+        | "ServiceUnavailableException"
+        | "ModelNotReadyException" => GatewayError::ServiceUnavailable(detail),
+        "rate_limit_error"
+        | "rate_limit_exceeded"
+        | "RESOURCE_EXHAUSTED"
+        | "ThrottlingException" => GatewayError::RateLimited(detail),
+        "authentication_error"
+        | "permission_error"
+        | "invalid_api_key"
+        | "UNAUTHENTICATED"
+        | "PERMISSION_DENIED"
+        | "AccessDeniedException" => GatewayError::Auth(detail),
+        "not_found_error" | "model_not_found" | "NOT_FOUND" | "ResourceNotFoundException" => {
+            GatewayError::NotFound(detail)
         }
-        "rate_limit_error" | "rate_limit_exceeded" => GatewayError::RateLimited(detail),
-        "authentication_error" | "permission_error" | "invalid_api_key" => {
-            GatewayError::Auth(detail)
-        }
-        "not_found_error" | "model_not_found" => GatewayError::NotFound(detail),
         _ => GatewayError::Upstream(detail),
     };
     let retryable = retry::stream_error_retryable(e.kind(), kind);
@@ -123,10 +144,16 @@ fn extract_value(v: &Value) -> (Option<String>, Option<String>) {
     match v.get("error") {
         Some(Value::Object(e)) => {
             let message = e.get("message").and_then(Value::as_str).map(str::to_owned);
-            let code = e
-                .get("code")
-                .and_then(as_code)
-                .or_else(|| e.get("type").and_then(as_code));
+            // google.rpc.Status (Gemini, Vertex AI) has a numeric `code`
+            // (the HTTP status) and the name in `status`, which says more.
+            let code = match e.get("code") {
+                Some(Value::String(c)) if !c.is_empty() => Some(c.clone()),
+                c => e
+                    .get("status")
+                    .and_then(as_code)
+                    .or_else(|| e.get("type").and_then(as_code))
+                    .or_else(|| c.and_then(as_code)),
+            };
             return (message, code);
         }
         Some(Value::String(s)) => return (Some(s.clone()), None),

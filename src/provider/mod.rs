@@ -11,24 +11,33 @@
 //! | a provider's defaults: base URL, API version, paths, how the key is sent, Cloudflare AI Gateway slug | `<provider>/defaults.rs` (the shape: `defaults.rs`) |
 //! | building a chat or embeddings request, parsing its answer | `<provider>/mod.rs` |
 //! | its request and response serde types | `<provider>/wire.rs` |
-//! | its stream decoder (`OpenAiStream`, `AnthropicStream`, `WorkersAiStream`) | `<provider>/stream.rs`; the pump that drives it is `src/stream.rs`, the SSE framing `src/sse.rs` |
+//! | its stream decoder (`OpenAiStream`, `AnthropicStream`, `WorkersAiStream`, `GeminiStream`, `BedrockStream`) | `<provider>/stream.rs`; the pump that drives it is `src/stream.rs`, the SSE framing `src/sse.rs`, AWS's event-stream framing `bedrock/eventstream.rs` |
+//! | SigV4 signing (Bedrock) | `bedrock/sigv4.rs`; applied when sent, [`signed`] |
+//! | the OpenAI-compatible presets (Groq, Mistral, ...): base URLs, refused options, differences | `presets.rs` |
+//! | Azure OpenAI's and Vertex AI's own parts (URLs, keys; Vertex embeddings) | `azure/`, `vertex/` |
 //! | the OpenAI chat-completion parser, usage and finish reasons, JSON-mode instruction (shared with Workers AI) | `openai_compat.rs` |
 //! | Cloudflare's Universal Endpoint request (`run-fallback`) and `cf-aig-step` | `universal.rs` (the call flow: `engine/universal.rs`) |
 //! | error statuses and bodies to error kinds | `error_map.rs` |
 //! | the chat call, the stream decoder trait, `ProviderRequest`, JSON helpers | `common.rs` |
 //! | resolving a provider's configuration into an `Endpoint` | `config.rs` (`Endpoint::resolve`, which asks `ProviderKind::defaults`) |
 //!
-//! `<provider>` is `openai/` (OpenAI and every compatible server),
-//! `anthropic/` or `workers_ai/`; each one's tests sit next to the code
-//! (`tests.rs`, `stream/tests.rs`).
+//! `<provider>` is `openai/` (OpenAI, Azure OpenAI and every compatible
+//! server), `anthropic/` (also Claude on Vertex AI), `workers_ai/`,
+//! `gemini/` (also Gemini on Vertex AI) or `bedrock/`; each one's tests sit
+//! next to the code (`tests.rs`, `stream/tests.rs`).
 
 pub mod anthropic;
+pub mod azure;
+pub mod bedrock;
 mod common;
 pub mod defaults;
 mod error_map;
+pub mod gemini;
 pub mod openai;
 mod openai_compat;
+pub mod presets;
 pub mod universal;
+pub mod vertex;
 pub mod workers_ai;
 
 #[cfg(test)]
@@ -39,7 +48,7 @@ pub use error_map::{map_error, map_stream_error};
 
 use common::bad_body;
 
-use crate::config::{Endpoint, WireFormat};
+use crate::config::{Endpoint, ProviderKind, WireFormat};
 use crate::error::{GatewayError, Result, UpstreamDetail};
 use crate::http::{HttpRequest, MAX_REQUEST_BODY, ResponseHead};
 use crate::types::{Completion, EmbedOptions};
@@ -51,6 +60,8 @@ pub fn build_chat(call: &ChatCall<'_>) -> Result<HttpRequest> {
         WireFormat::OpenAi => openai::chat_request(call)?,
         WireFormat::Anthropic => anthropic::chat_request(call)?,
         WireFormat::WorkersAi => workers_ai::chat_request(call)?,
+        WireFormat::Gemini => gemini::chat_request(call)?,
+        WireFormat::Bedrock => bedrock::chat_request(call)?,
     };
     finish(req, call, call.options.extra_body.as_deref())
 }
@@ -122,6 +133,18 @@ pub fn parse_chat(wire: WireFormat, body: &[u8]) -> Result<Completion> {
         WireFormat::OpenAi => openai_compat::parse_chat(body),
         WireFormat::Anthropic => anthropic::parse_chat(body),
         WireFormat::WorkersAi => workers_ai::parse_chat(body),
+        WireFormat::Gemini => gemini::parse_chat(body),
+        WireFormat::Bedrock => bedrock::parse_chat(body),
+    }
+}
+
+/// `req` as it is sent to `endpoint` at `now_ms`: signed with SigV4 when
+/// the endpoint signs (Bedrock with AWS credentials), else `None` (send it
+/// as it is).
+pub fn signed(endpoint: &Endpoint, req: &HttpRequest, now_ms: u64) -> Result<Option<HttpRequest>> {
+    match endpoint.wire {
+        WireFormat::Bedrock => bedrock::signed(endpoint, req, now_ms),
+        _ => Ok(None),
     }
 }
 
@@ -226,9 +249,17 @@ pub fn build_embed(
     let req = match endpoint.wire {
         WireFormat::OpenAi => openai::embed_request(endpoint, model, input, options)?,
         WireFormat::WorkersAi => workers_ai::embed_request(endpoint, model, input)?,
-        WireFormat::Anthropic => {
+        WireFormat::Gemini if endpoint.kind == ProviderKind::Vertex => {
+            vertex::embed_request(endpoint, model, input, options)?
+        }
+        WireFormat::Gemini => gemini::embed_request(endpoint, model, input, options)?,
+        WireFormat::Anthropic | WireFormat::Bedrock => {
+            let api = match endpoint.wire {
+                WireFormat::Bedrock => "Bedrock Converse API",
+                _ => "Anthropic API",
+            };
             return Err(GatewayError::validation(format!(
-                "provider {:?} speaks the Anthropic API, which has no embeddings endpoint",
+                "provider {:?} speaks the {api}, which has no embeddings endpoint",
                 endpoint.name
             )));
         }
@@ -240,12 +271,16 @@ pub fn build_embed(
 
 /// Parse a successful embeddings response into vectors (in input order)
 /// and usage.
-pub fn parse_embed(wire: WireFormat, body: &[u8], expected: usize) -> Result<Embeddings> {
-    let parsed = match wire {
+pub fn parse_embed(endpoint: &Endpoint, body: &[u8], expected: usize) -> Result<Embeddings> {
+    let parsed = match endpoint.wire {
         WireFormat::OpenAi => openai::parse_embed(body)?,
         WireFormat::WorkersAi => workers_ai::parse_embed(body)?,
-        WireFormat::Anthropic => {
-            return Err(GatewayError::validation("anthropic has no embeddings"));
+        WireFormat::Gemini if endpoint.kind == ProviderKind::Vertex => vertex::parse_embed(body)?,
+        WireFormat::Gemini => gemini::parse_embed(body)?,
+        WireFormat::Anthropic | WireFormat::Bedrock => {
+            return Err(GatewayError::validation(
+                "this wire format has no embeddings",
+            ));
         }
     };
     if parsed.0.len() != expected {
@@ -286,7 +321,7 @@ fn merge_extra_body(body: serde_json::Value, extra: Option<&str>) -> Result<serd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ProviderConfig, ProviderKind};
+    use crate::config::ProviderConfig;
     use crate::types::{Input, RunOptions};
 
     #[test]

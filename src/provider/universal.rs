@@ -22,7 +22,7 @@ use crate::http::{HttpRequest, ResponseHead};
 #[derive(Debug, Serialize)]
 struct Step<'a> {
     provider: &'a str,
-    endpoint: &'a str,
+    endpoint: String,
     /// The provider's own headers (auth, version, the configured ones).
     headers: serde_json::Map<String, Value>,
     /// The request body the provider would be sent directly.
@@ -34,17 +34,24 @@ struct Step<'a> {
 pub fn build_request(cf: &CfGatewayConfig, calls: &[ChatCall<'_>]) -> Result<HttpRequest> {
     let mut steps = Vec::with_capacity(calls.len());
     for call in calls {
-        let route = call
+        let (route, chat_path) = call
             .endpoint
             .kind
             .defaults()
             .and_then(|d| d.cf_gateway)
+            .and_then(|r| Some((r, r.chat_path?)))
             .ok_or_else(|| {
                 GatewayError::validation(format!(
-                    "run-fallback supports only openai and anthropic providers; {:?} is not one",
+                    "run-fallback supports only providers Cloudflare AI Gateway's Universal \
+                     Endpoint takes a fixed chat path for (openai, anthropic and the \
+                     OpenAI-compatible presets it routes); {:?} is not one",
                     call.endpoint.name
                 ))
             })?;
+        let endpoint = match route.prefix {
+            "" => chat_path.to_owned(),
+            prefix => format!("{prefix}/{chat_path}"),
+        };
         let req = build_chat(call)?;
         let query: Value =
             serde_json::from_slice(&req.body).map_err(|e| GatewayError::internal(e.to_string()))?;
@@ -58,7 +65,7 @@ pub fn build_request(cf: &CfGatewayConfig, calls: &[ChatCall<'_>]) -> Result<Htt
             .collect();
         steps.push(Step {
             provider: route.slug,
-            endpoint: route.chat_path,
+            endpoint,
             headers,
             query,
         });

@@ -1,5 +1,5 @@
-//! Decode throughput inside the guest: the recorded OpenAI and Anthropic
-//! streams, repeated to ~64 MB, fed through the gateway's SSE decoder alone
+//! Decode throughput inside the guest: the recorded OpenAI, Anthropic,
+//! Gemini and Bedrock (event-stream) streams, repeated to ~64 MB, fed through the gateway's SSE decoder alone
 //! and through the full event pump (SSE + provider decoder + terminal-event
 //! guarantee) in 64 KiB reads, as the component reads upstream bodies.
 //! Prints one JSON line per case. Runs as a `wasi:cli/run` command (host-test
@@ -14,6 +14,11 @@ use ai_gateway::stream::EventPump;
 const OPENAI: &[u8] = include_bytes!("../../../tests/fixtures/openai/parallel_tool_calls.sse");
 const OPENAI_TEXT: &[u8] = include_bytes!("../../../tests/fixtures/openai/text_with_usage.sse");
 const ANTHROPIC: &[u8] = include_bytes!("../../../tests/fixtures/anthropic/tool_use_response.sse");
+const GEMINI: &[u8] =
+    include_bytes!("../../../tests/fixtures/gemini/thinking_function_call_signature.sse");
+const BEDROCK: &[u8] = include_bytes!(
+    "../../../tests/fixtures/bedrock-eventstream/pydantic-ai/test_bedrock_model_stream.bin"
+);
 const TARGET: usize = 64 << 20;
 const READ: usize = 64 * 1024;
 
@@ -29,6 +34,53 @@ fn repeated(fixture: &[u8], end_marker: &str) -> Vec<u8> {
     }
     out.extend_from_slice(end_marker.as_bytes());
     out.extend_from_slice(b"\n\n");
+    out
+}
+
+/// Gemini streams end at the end of the body: the recording repeated.
+fn repeated_plain(fixture: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TARGET + fixture.len());
+    while out.len() < TARGET {
+        out.extend_from_slice(fixture);
+    }
+    out
+}
+
+/// A Converse stream of the recording's `contentBlockDelta` messages
+/// repeated to ~TARGET bytes, then its closing messages, re-encoded.
+fn repeated_eventstream(fixture: &[u8]) -> Vec<u8> {
+    use ai_gateway::provider::bedrock::eventstream::{EventStreamDecoder, Message, encode};
+    let mut messages = Vec::new();
+    let _ = EventStreamDecoder::new().feed(fixture, &mut messages);
+    let frame = |m: &Message| {
+        let h: Vec<(&str, _)> = m
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect();
+        encode(&h, &m.payload)
+    };
+    let kind = |m: &Message| m.header_str(":event-type").unwrap_or_default().to_owned();
+    let deltas: Vec<Vec<u8>> = messages
+        .iter()
+        .filter(|m| kind(m) == "contentBlockDelta")
+        .map(frame)
+        .collect();
+    let mut out = Vec::with_capacity(TARGET + 4096);
+    for m in messages.iter().filter(|m| kind(m) == "messageStart") {
+        out.extend(frame(m));
+    }
+    while out.len() < TARGET && !deltas.is_empty() {
+        for d in &deltas {
+            out.extend_from_slice(d);
+        }
+    }
+    for m in messages
+        .iter()
+        .filter(|m| matches!(kind(m).as_str(), "contentBlockStop" | "messageStop" | "metadata"))
+    {
+        out.extend(frame(m));
+    }
     out
 }
 
@@ -86,4 +138,6 @@ fn main() {
     pump("pump/openai-text", WireFormat::OpenAi, &openai_text);
     pump("pump/openai-tools", WireFormat::OpenAi, &openai);
     pump("pump/anthropic-tools", WireFormat::Anthropic, &anthropic);
+    pump("pump/gemini-thinking-tools", WireFormat::Gemini, &repeated_plain(GEMINI));
+    pump("pump/bedrock-text", WireFormat::Bedrock, &repeated_eventstream(BEDROCK));
 }

@@ -134,7 +134,7 @@ def interfaces(wasm: str) -> dict[str, dict[str, Any]]:
 
 def test_every_wit_type_has_a_matching_python_type(interfaces):
     names = {}
-    for iface in (f"workkit:ai-gateway/types@0.2.0", ag.ALLOWLIST):
+    for iface in (f"workkit:ai-gateway/types@0.3.0", ag.ALLOWLIST):
         for name, ty in interfaces[iface].items():
             if not isinstance(ty, (wc.ResourceType, wc.FuncType)):
                 names[name] = ty

@@ -14,14 +14,19 @@ const parse = (s) => {
   }
 };
 
-const KINDS = { openai: "openai", anthropic: "anthropic", "workers-ai": "workers-ai", custom: "custom" };
+const KINDS = Object.fromEntries([
+  "openai", "anthropic", "workers-ai", "custom",
+  "gemini", "vertex", "vertex-anthropic", "bedrock", "azure-openai",
+  "groq", "mistral", "deepseek", "xai", "openrouter", "together", "fireworks",
+  "perplexity", "cerebras", "ollama", "vllm",
+].map((k) => [k, k]));
 
 /** `providers: {name: {type, apiKey, baseUrl, ...}}` -> `list<provider-config>`. */
 export function providersToWit(providers) {
   if (!providers || typeof providers !== "object") throw validation("config.providers must be an object of provider configs");
   return Object.entries(providers).map(([name, p]) => {
     const kind = KINDS[p.type];
-    if (!kind) throw validation(`provider ${name}: unknown type ${JSON.stringify(p.type)} (openai, anthropic, workers-ai, custom)`);
+    if (!kind) throw validation(`provider ${name}: unknown type ${JSON.stringify(p.type)} (${Object.keys(KINDS).join(", ")})`);
     if (p.binding !== undefined) {
       throw validation(`provider ${name}: a Workers AI binding cannot be called from the component; give accountId and apiKey (the REST API) instead`);
     }
@@ -35,6 +40,17 @@ export function providersToWit(providers) {
       wireFormat: p.wireFormat ?? undefined,
       apiVersion: p.apiVersion ?? undefined,
       headers: headersToWit(p.headers),
+      region: p.region ?? undefined,
+      project: p.project ?? undefined,
+      resourceName: p.resourceName ?? undefined,
+      awsCredentials: p.awsCredentials
+        ? {
+            accessKeyId: String(p.awsCredentials.accessKeyId),
+            secretAccessKey: String(p.awsCredentials.secretAccessKey),
+            sessionToken: p.awsCredentials.sessionToken ?? undefined,
+          }
+        : undefined,
+      keyAuth: p.keyAuth ?? undefined,
     };
   });
 }

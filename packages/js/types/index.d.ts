@@ -22,7 +22,23 @@ export type ProviderConfig =
   | { type: "openai"; apiKey?: string; baseUrl?: string; headers?: Record<string, string> }
   | { type: "anthropic"; apiKey?: string; baseUrl?: string; apiVersion?: string; headers?: Record<string, string> }
   | { type: "workers-ai"; accountId: string; apiKey: string; baseUrl?: string; headers?: Record<string, string> }
-  | { type: "custom"; baseUrl: string; wireFormat?: WireFormat; apiKey?: string; headers?: Record<string, string> };
+  | { type: "custom"; baseUrl: string; wireFormat?: WireFormat; apiKey?: string; headers?: Record<string, string> }
+  | { type: "gemini"; apiKey?: string; baseUrl?: string; headers?: Record<string, string> }
+  | { type: "vertex" | "vertex-anthropic"; project: string; region?: string; apiKey?: string; baseUrl?: string; headers?: Record<string, string> }
+  | { type: "bedrock"; region: string; awsCredentials?: AwsCredentials; apiKey?: string; baseUrl?: string; headers?: Record<string, string> }
+  | { type: "azure-openai"; resourceName?: string; apiVersion?: string; apiKey?: string; keyAuth?: "provider-default" | "bearer"; baseUrl?: string; headers?: Record<string, string> }
+  | { type: PresetKind; apiKey?: string; baseUrl?: string; headers?: Record<string, string> };
+
+/** OpenAI-compatible servers the gateway knows by name (WIT 0.3.0). */
+export type PresetKind =
+  | "groq" | "mistral" | "deepseek" | "xai" | "openrouter" | "together"
+  | "fireworks" | "perplexity" | "cerebras" | "ollama" | "vllm";
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
 
 export interface CfGatewayConfig {
   accountId: string;

@@ -133,6 +133,29 @@ pub struct Provider {
     pub wire_format: Option<String>,
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// `anthropic-version`, or Azure OpenAI's `api-version`.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Bedrock's region; Vertex AI's (default `global`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Vertex AI's project.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Azure OpenAI's resource name.
+    #[serde(default)]
+    pub resource_name: Option<String>,
+    /// Bedrock SigV4: the variables holding the access key id, the secret
+    /// key and (optional) the session token.
+    #[serde(default)]
+    pub aws_access_key_id_variable: Option<String>,
+    #[serde(default)]
+    pub aws_secret_access_key_variable: Option<String>,
+    #[serde(default)]
+    pub aws_session_token_variable: Option<String>,
+    /// `bearer`: send the key as a bearer token (an Entra token for Azure).
+    #[serde(default)]
+    pub key_auth: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,8 +239,49 @@ fn kind(s: &str) -> Result<w::ProviderKind, String> {
         "anthropic" => w::ProviderKind::Anthropic,
         "workers-ai" => w::ProviderKind::WorkersAi,
         "custom" => w::ProviderKind::Custom,
+        "gemini" => w::ProviderKind::Gemini,
+        "vertex" => w::ProviderKind::Vertex,
+        "vertex-anthropic" => w::ProviderKind::VertexAnthropic,
+        "bedrock" => w::ProviderKind::Bedrock,
+        "azure-openai" => w::ProviderKind::AzureOpenai,
+        "groq" => w::ProviderKind::Groq,
+        "mistral" => w::ProviderKind::Mistral,
+        "deepseek" => w::ProviderKind::Deepseek,
+        "xai" => w::ProviderKind::Xai,
+        "openrouter" => w::ProviderKind::Openrouter,
+        "together" => w::ProviderKind::Together,
+        "fireworks" => w::ProviderKind::Fireworks,
+        "perplexity" => w::ProviderKind::Perplexity,
+        "cerebras" => w::ProviderKind::Cerebras,
+        "ollama" => w::ProviderKind::Ollama,
+        "vllm" => w::ProviderKind::Vllm,
         other => return Err(format!("unknown provider kind {other:?}")),
     })
+}
+
+/// Bedrock's SigV4 credentials, read from the variables the provider names:
+/// both the key id and the secret, or neither.
+fn aws_credentials(p: &Provider) -> Result<Option<w::AwsCredentials>, String> {
+    match (
+        &p.aws_access_key_id_variable,
+        &p.aws_secret_access_key_variable,
+    ) {
+        (None, None) if p.aws_session_token_variable.is_none() => Ok(None),
+        (Some(id), Some(secret)) => Ok(Some(w::AwsCredentials {
+            access_key_id: var(id)?,
+            secret_access_key: var(secret)?,
+            session_token: p
+                .aws_session_token_variable
+                .as_deref()
+                .map(var)
+                .transpose()?,
+        })),
+        _ => Err(format!(
+            "provider {:?}: aws_access_key_id_variable and aws_secret_access_key_variable go \
+             together",
+            p.name
+        )),
+    }
 }
 
 fn level(s: Option<&str>) -> Result<w::LogLevel, String> {
@@ -235,6 +299,8 @@ fn wire(s: &str) -> Result<w::WireFormat, String> {
         "openai" => w::WireFormat::Openai,
         "anthropic" => w::WireFormat::Anthropic,
         "workers-ai" => w::WireFormat::WorkersAi,
+        "gemini" => w::WireFormat::Gemini,
+        "bedrock" => w::WireFormat::Bedrock,
         other => return Err(format!("unknown wire format {other:?}")),
     })
 }
@@ -256,8 +322,17 @@ pub fn gateway_config(
                 base_url: p.base_url.clone(),
                 account_id: p.account_id.clone(),
                 wire_format: p.wire_format.as_deref().map(wire).transpose()?,
-                api_version: None,
+                api_version: p.api_version.clone(),
                 headers: p.headers.clone(),
+                region: p.region.clone(),
+                project: p.project.clone(),
+                resource_name: p.resource_name.clone(),
+                aws_credentials: aws_credentials(p)?,
+                key_auth: match p.key_auth.as_deref() {
+                    None | Some("provider-default") => None,
+                    Some("bearer") => Some(w::KeyAuth::Bearer),
+                    Some(other) => return Err(format!("unknown key_auth {other:?}")),
+                },
             })
         })
         .collect::<Result<Vec<_>, String>>()?;

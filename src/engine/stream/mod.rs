@@ -98,6 +98,11 @@ impl Gateway {
             Ok(r) => r,
             Err(e) => return (Err(e), None),
         };
+        let req = match provider::signed(t.endpoint, &req, env.clock.now_ms()) {
+            Ok(Some(signed)) => signed,
+            Ok(None) => req,
+            Err(e) => return (Err(e), None),
+        };
         let (head, mut body) = match env.http.send(&req, &self.send_options(deadline)) {
             Ok(x) => x,
             Err(e) => return (Err(retry::from_transport(e, t.provider())), None),

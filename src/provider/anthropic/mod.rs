@@ -10,12 +10,14 @@ pub use stream::AnthropicStream;
 use serde_json::json;
 
 use super::common::{ChatCall, JSON_TOOL, ProviderRequest, caller_json, from_json};
+use crate::config::ProviderKind;
 use crate::error::{GatewayError, Result};
-use crate::http::join_url;
+use crate::http::{encode_path, join_url};
 use crate::types::{
     Completion, Content, FinishReason, ImageSource, Message, Part, ReasoningBlock, ReasoningEffort,
     ResponseFormat, Role, RunOptions, ToolCall, ToolChoice, Usage,
 };
+use crate::validate::check_path_model;
 use wire::{
     CacheControl, MessagesRequest, ReqBlock, ReqMessage, ReqMetadata, ReqSource, ReqTool,
     ReqToolChoice, System, Thinking,
@@ -26,20 +28,18 @@ const NAME: &str = "anthropic";
 
 /// Options the Messages API has no field for: refused by name.
 fn refuse_unsupported(provider: &str, opts: &RunOptions) -> Result<()> {
-    let refused = [
-        ("presence-penalty", opts.presence_penalty.is_some()),
-        ("frequency-penalty", opts.frequency_penalty.is_some()),
-        ("logit-bias", !opts.logit_bias.is_empty()),
-        ("seed", opts.seed.is_some()),
-        ("logprobs", opts.logprobs),
-        ("metadata", !opts.metadata.is_empty()),
-    ];
-    match refused.iter().find(|(_, set)| *set) {
-        Some((name, _)) => Err(GatewayError::validation(format!(
-            "provider {provider:?} ({NAME}) does not support the option {name}"
-        ))),
-        None => Ok(()),
-    }
+    super::common::refuse_options(
+        provider,
+        NAME,
+        &[
+            ("presence-penalty", opts.presence_penalty.is_some()),
+            ("frequency-penalty", opts.frequency_penalty.is_some()),
+            ("logit-bias", !opts.logit_bias.is_empty()),
+            ("seed", opts.seed.is_some()),
+            ("logprobs", opts.logprobs),
+            ("metadata", !opts.metadata.is_empty()),
+        ],
+    )
 }
 
 pub(crate) fn thinking_budget(e: ReasoningEffort) -> u32 {
@@ -56,11 +56,49 @@ const JSON_TOOL_DESCRIPTION: &str = "Give your answer as the input of this tool,
 pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let messages = call.input.to_messages();
     let body = messages_request(call, &messages)?;
+    if call.endpoint.kind == ProviderKind::VertexAnthropic {
+        return on_vertex(call, &body);
+    }
     ProviderRequest::new(
         join_url(&call.endpoint.base_url, defaults::CHAT_PATH),
         headers(call),
         &body,
     )
+}
+
+/// The same request for Claude on Vertex AI: `models/{model}:rawPredict`
+/// (or `streamRawPredict`), `model` out of the body and
+/// `anthropic_version: vertex-2023-10-16` in it, a bearer token.
+fn on_vertex(call: &ChatCall<'_>, body: &MessagesRequest<'_>) -> Result<ProviderRequest> {
+    use crate::provider::vertex::defaults as vertex;
+    check_path_model(call.model)?;
+    if call.model.contains('/') {
+        return Err(GatewayError::validation(format!(
+            "model {:?} has a '/', which a Vertex AI model name cannot have",
+            call.model
+        )));
+    }
+    let method = if call.stream {
+        vertex::STREAM_RAW_PREDICT
+    } else {
+        vertex::RAW_PREDICT
+    };
+    let mut req = ProviderRequest::new(
+        join_url(
+            &call.endpoint.base_url,
+            &format!("models/{}:{method}", encode_path(call.model)),
+        ),
+        call.endpoint.auth_headers(vertex::AUTH),
+        body,
+    )?;
+    if let Some(map) = req.body.as_object_mut() {
+        map.shift_remove("model");
+        map.insert(
+            "anthropic_version".into(),
+            serde_json::Value::String(vertex::ANTHROPIC_VERSION.into()),
+        );
+    }
+    Ok(req)
 }
 
 /// The request that counts the input tokens of the same call: the fields
@@ -77,6 +115,23 @@ pub(crate) fn count_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         tool_choice: m.tool_choice,
         thinking: m.thinking,
     };
+    if call.endpoint.kind == ProviderKind::VertexAnthropic {
+        // Vertex AI counts through its own `count-tokens` model; the body
+        // keeps `model`.
+        let mut req = ProviderRequest::new(
+            join_url(&call.endpoint.base_url, "models/count-tokens:rawPredict"),
+            call.endpoint
+                .auth_headers(crate::provider::vertex::defaults::AUTH),
+            &body,
+        )?;
+        if let Some(map) = req.body.as_object_mut() {
+            map.insert(
+                "anthropic_version".into(),
+                crate::provider::vertex::defaults::ANTHROPIC_VERSION.into(),
+            );
+        }
+        return Ok(req);
+    }
     ProviderRequest::new(
         join_url(&call.endpoint.base_url, defaults::COUNT_PATH),
         headers(call),
@@ -101,7 +156,7 @@ fn headers(call: &ChatCall<'_>) -> Vec<(String, String)> {
         defaults::VERSION_HEADER.to_owned(),
         version.unwrap_or(defaults::API_VERSION).to_owned(),
     )];
-    headers.extend(defaults::AUTH.headers(call.endpoint.api_key.as_ref()));
+    headers.extend(call.endpoint.auth_headers(defaults::AUTH));
     headers
 }
 

@@ -22,7 +22,9 @@ pub const DEFAULTS: ProviderDefaults = ProviderDefaults {
     base_url: BASE_URL,
     cf_gateway: Some(CfGatewayRoute {
         slug: "openai",
-        chat_path: CHAT_PATH,
+        prefix: "",
+        chat_path: Some(CHAT_PATH),
     }),
-    needs_account_id: false,
+    needs: &[],
+    default_region: None,
 };

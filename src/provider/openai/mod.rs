@@ -7,14 +7,17 @@ mod wire;
 
 pub use stream::OpenAiStream;
 
+use super::azure::defaults as azure;
 use super::common::{ChatCall, ProviderRequest, bad_body, caller_json, from_json};
 use super::openai_compat::{self, add_json_instruction};
+use super::presets::{OPENAI_QUIRKS, Quirks};
 use crate::config::{Endpoint, ProviderKind};
-use crate::error::Result;
-use crate::http::join_url;
+use crate::error::{GatewayError, Result};
+use crate::http::{encode_path, join_url};
 use crate::types::{
     Content, EmbedOptions, Message, Part, ReasoningEffort, ResponseFormat, Role, ToolChoice,
 };
+use crate::validate::check_path_model;
 use wire::{
     ChatRequest, ReqContent, ReqFile, ReqFunction, ReqFunctionCall, ReqFunctionName, ReqImageUrl,
     ReqJsonSchema, ReqMessage, ReqPart, ReqResponseFormat, ReqTool, ReqToolCall, ReqToolChoice,
@@ -28,8 +31,105 @@ fn is_openai_itself(endpoint: &Endpoint) -> bool {
             || endpoint.base_url.trim_end_matches('/') == defaults::BASE_URL)
 }
 
+/// The server's differences from OpenAI's format: a preset's, else none.
+fn quirks(endpoint: &Endpoint) -> Quirks {
+    match endpoint.kind {
+        ProviderKind::Preset(p) => p.quirks(),
+        _ => OPENAI_QUIRKS,
+    }
+}
+
+/// A preset's refused options, by name (`provider/presets.rs`).
+fn refuse_unsupported(endpoint: &Endpoint, opts: &crate::types::RunOptions) -> Result<()> {
+    let ProviderKind::Preset(p) = endpoint.kind else {
+        return Ok(());
+    };
+    let set = |name: &str| match name {
+        "parallel-tool-calls" => opts.parallel_tool_calls.is_some(),
+        "presence-penalty" => opts.presence_penalty.is_some(),
+        "frequency-penalty" => opts.frequency_penalty.is_some(),
+        "logit-bias" => !opts.logit_bias.is_empty(),
+        "seed" => opts.seed.is_some(),
+        "logprobs" => opts.logprobs,
+        "end-user" => opts.end_user.is_some(),
+        "metadata" => !opts.metadata.is_empty(),
+        "service-tier" => opts.service_tier.is_some(),
+        _ => false,
+    };
+    let refused: Vec<(&str, bool)> = p.refused_options().iter().map(|n| (*n, set(n))).collect();
+    super::common::refuse_options(&endpoint.name, endpoint.kind.name(), &refused)?;
+    let q = p.quirks();
+    let forced = match &opts.tool_choice {
+        Some(ToolChoice::Required) if q.required_tool_choice.is_none() => Some("required"),
+        Some(ToolChoice::Named(_)) if !q.named_tool_choice => Some("named"),
+        _ => None,
+    };
+    match forced {
+        Some(c) => Err(GatewayError::validation(format!(
+            "tool-choice {c} is not supported by provider {:?} ({}): it cannot force a tool \
+             call; use tool-choice auto or none",
+            endpoint.name,
+            endpoint.kind.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Where a path goes: under the base URL, or, for Azure OpenAI, under the
+/// v1 API or the model's deployment (with `api-version`).
+fn url(endpoint: &Endpoint, model: &str, path: &str) -> Result<String> {
+    if endpoint.kind != ProviderKind::AzureOpenAi {
+        return Ok(join_url(&endpoint.base_url, path));
+    }
+    Ok(
+        match endpoint.api_version.as_deref().filter(|v| *v != "v1") {
+            None => join_url(&endpoint.base_url, &format!("{}/{path}", azure::V1_PREFIX)),
+            Some(version) => {
+                check_path_model(model)?;
+                if model.contains('/') {
+                    return Err(GatewayError::validation(format!(
+                        "model {model:?} has a '/', which an Azure deployment name cannot have"
+                    )));
+                }
+                format!(
+                    "{}?api-version={}",
+                    join_url(
+                        &endpoint.base_url,
+                        &format!("{}/{}/{path}", azure::DEPLOYMENTS, encode_path(model)),
+                    ),
+                    encode_query(version)
+                )
+            }
+        },
+    )
+}
+
+/// A query value, percent-encoded (RFC 3986 unreserved kept).
+fn encode_query(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The key header: `api-key` for Azure OpenAI, a bearer token for the
+/// others (or as `key-auth` says).
+fn auth(endpoint: &Endpoint) -> Vec<(String, String)> {
+    match endpoint.kind {
+        ProviderKind::AzureOpenAi => endpoint.auth_headers(azure::AUTH),
+        _ => endpoint.auth_headers(defaults::AUTH),
+    }
+}
+
 pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let opts = call.options;
+    refuse_unsupported(call.endpoint, opts)?;
+    let q = quirks(call.endpoint);
     let mut messages = call.input.to_messages();
     add_json_instruction(&mut messages, opts.response_format.as_ref());
     let native = is_openai_itself(call.endpoint);
@@ -60,7 +160,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         top_p: opts.top_p,
         stop: &opts.stop,
         tools,
-        tool_choice: opts.tool_choice.as_ref().map(tool_choice),
+        tool_choice: opts.tool_choice.as_ref().map(|c| tool_choice(c, &q)),
         response_format: response_format(opts.response_format.as_ref())?,
         reasoning_effort: opts.reasoning_effort.map(effort),
         parallel_tool_calls: opts.parallel_tool_calls,
@@ -71,7 +171,8 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
             .iter()
             .map(|(t, b)| (t.to_string(), *b))
             .collect(),
-        seed: opts.seed,
+        seed: opts.seed.filter(|_| q.seed_field == "seed"),
+        random_seed: opts.seed.filter(|_| q.seed_field == "random_seed"),
         logprobs: opts.logprobs,
         top_logprobs: opts.top_logprobs,
         user: opts.end_user.as_deref(),
@@ -82,13 +183,13 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
             .collect(),
         service_tier: opts.service_tier.as_deref(),
         stream: call.stream,
-        stream_options: call.stream.then_some(wire::StreamOptions {
+        stream_options: (call.stream && q.stream_options).then_some(wire::StreamOptions {
             include_usage: true,
         }),
     };
     ProviderRequest::new(
-        join_url(&call.endpoint.base_url, defaults::CHAT_PATH),
-        defaults::AUTH.headers(call.endpoint.api_key.as_ref()),
+        url(call.endpoint, call.model, defaults::CHAT_PATH)?,
+        auth(call.endpoint),
         &body,
     )
 }
@@ -173,11 +274,11 @@ fn req_content(c: &Content) -> ReqContent<'_> {
     )
 }
 
-fn tool_choice(c: &ToolChoice) -> ReqToolChoice<'_> {
+fn tool_choice<'a>(c: &'a ToolChoice, q: &Quirks) -> ReqToolChoice<'a> {
     match c {
         ToolChoice::Auto => ReqToolChoice::Mode("auto"),
         ToolChoice::None => ReqToolChoice::Mode("none"),
-        ToolChoice::Required => ReqToolChoice::Mode("required"),
+        ToolChoice::Required => ReqToolChoice::Mode(q.required_tool_choice.unwrap_or("required")),
         ToolChoice::Named(name) => ReqToolChoice::Function {
             kind: "function",
             function: ReqFunctionName { name },
@@ -215,8 +316,8 @@ pub(crate) fn embed_request(
     options: &EmbedOptions,
 ) -> Result<ProviderRequest> {
     ProviderRequest::new(
-        join_url(&endpoint.base_url, defaults::EMBED_PATH),
-        defaults::AUTH.headers(endpoint.api_key.as_ref()),
+        url(endpoint, model, defaults::EMBED_PATH)?,
+        auth(endpoint),
         &wire::EmbedRequest {
             model,
             input,

@@ -41,6 +41,9 @@ pub(super) struct ChatRequest<'a> {
     pub logit_bias: std::collections::BTreeMap<String, i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
+    /// Mistral's name for `seed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub random_seed: Option<i64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub logprobs: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,7 @@
 //! does not route Workers AI through Cloudflare AI Gateway. (A leaf; see
 //! `provider/defaults.rs`.)
 
-use crate::provider::defaults::{KeyAuth, ProviderDefaults};
+use crate::provider::defaults::{KeyAuth, Needed, ProviderDefaults};
 
 pub const BASE_URL: &str = "https://api.cloudflare.com/client/v4";
 
@@ -16,5 +16,6 @@ pub const DEFAULTS: ProviderDefaults = ProviderDefaults {
     kind: "workers-ai",
     base_url: BASE_URL,
     cf_gateway: None,
-    needs_account_id: true,
+    needs: &[Needed::AccountId],
+    default_region: None,
 };

@@ -107,7 +107,7 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     };
     ProviderRequest::new(
         run_url(call.endpoint, call.model)?,
-        defaults::AUTH.headers(call.endpoint.api_key.as_ref()),
+        call.endpoint.auth_headers(defaults::AUTH),
         &body,
     )
 }
@@ -131,20 +131,18 @@ fn check_tool_choice(call: &ChatCall<'_>) -> Result<()> {
 
 /// Options the run API has no field for: refused by name.
 fn refuse_unsupported(provider: &str, opts: &RunOptions) -> Result<()> {
-    let refused = [
-        ("parallel-tool-calls", opts.parallel_tool_calls.is_some()),
-        ("logit-bias", !opts.logit_bias.is_empty()),
-        ("logprobs", opts.logprobs),
-        ("end-user", opts.end_user.is_some()),
-        ("metadata", !opts.metadata.is_empty()),
-        ("service-tier", opts.service_tier.is_some()),
-    ];
-    match refused.iter().find(|(_, set)| *set) {
-        Some((name, _)) => Err(GatewayError::validation(format!(
-            "provider {provider:?} (workers-ai) does not support the option {name}"
-        ))),
-        None => Ok(()),
-    }
+    super::common::refuse_options(
+        provider,
+        "workers-ai",
+        &[
+            ("parallel-tool-calls", opts.parallel_tool_calls.is_some()),
+            ("logit-bias", !opts.logit_bias.is_empty()),
+            ("logprobs", opts.logprobs),
+            ("end-user", opts.end_user.is_some()),
+            ("metadata", !opts.metadata.is_empty()),
+            ("service-tier", opts.service_tier.is_some()),
+        ],
+    )
 }
 
 /// The run API takes text only: images and documents are refused by name;
@@ -331,7 +329,7 @@ pub(crate) fn embed_request(
 ) -> Result<ProviderRequest> {
     ProviderRequest::new(
         run_url(endpoint, model)?,
-        defaults::AUTH.headers(endpoint.api_key.as_ref()),
+        endpoint.auth_headers(defaults::AUTH),
         &wire::EmbedRequest { text: input },
     )
 }

@@ -1,4 +1,4 @@
-"""Call the ai-gateway WebAssembly component (`workkit:ai-gateway@0.2.0`)
+"""Call the ai-gateway WebAssembly component (`workkit:ai-gateway@0.3.0`)
 from Python, with wasmtime from PyPI.
 
 WASI 0.2 and `wasi:http` come from wasmtime; `wasi:keyvalue@0.2.0-draft2`

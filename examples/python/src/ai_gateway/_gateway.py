@@ -16,7 +16,7 @@ from ._values import lift, lower, split_result
 from .errors import GatewayError, InstanceTrapped
 
 PACKAGE = "workkit:ai-gateway"
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 API = f"{PACKAGE}/api@{VERSION}"
 ROUTER = f"{PACKAGE}/router@{VERSION}"
 COST_TRACKER = f"{PACKAGE}/cost-tracker@{VERSION}"

@@ -1,5 +1,5 @@
 """Types of the values that cross the boundary, one per WIT record/variant of
-`workkit:ai-gateway@0.2.0` (wit/types.wit, wit/gateway.wit; read the `///`
+`workkit:ai-gateway@0.3.0` (wit/types.wit, wit/gateway.wit; read the `///`
 there for what each field means).
 
 They are `TypedDict`s keyed by the WIT field names (kebab-case), so values
@@ -27,8 +27,15 @@ Role = Literal["system", "user", "assistant", "tool"]
 CacheControl = Literal["ephemeral"]
 ReasoningEffort = Literal["low", "medium", "high"]
 CacheMode = Literal["read-write", "bypass", "refresh"]
-ProviderKind = Literal["openai", "anthropic", "workers-ai", "custom"]
-WireFormat = Literal["openai", "anthropic", "workers-ai"]
+ProviderKind = Literal[
+    "openai", "anthropic", "workers-ai", "custom",
+    # 0.3.0
+    "gemini", "vertex", "vertex-anthropic", "bedrock", "azure-openai",
+    "groq", "mistral", "deepseek", "xai", "openrouter", "together", "fireworks",
+    "perplexity", "cerebras", "ollama", "vllm",
+]
+WireFormat = Literal["openai", "anthropic", "workers-ai", "gemini", "bedrock"]
+KeyAuth = Literal["provider-default", "bearer"]
 RateLimitScope = Literal["global", "provider", "model", "caller"]
 LogLevel = Literal["debug", "info", "warn", "error"]
 LogEvent = Literal["request", "retry", "response", "error"]
@@ -389,6 +396,17 @@ ProviderConfig = TypedDict("ProviderConfig", {
     "wire-format": Optional[WireFormat],
     "api-version": Optional[str],
     "headers": list[tuple[str, str]],
+    "region": Optional[str],
+    "project": Optional[str],
+    "resource-name": Optional[str],
+    "aws-credentials": Optional["AwsCredentials"],
+    "key-auth": Optional[KeyAuth],
+}, total=False)
+
+AwsCredentials = TypedDict("AwsCredentials", {
+    "access-key-id": Required[str],
+    "secret-access-key": Required[str],
+    "session-token": Optional[str],
 }, total=False)
 
 CfGatewayConfig = TypedDict("CfGatewayConfig", {

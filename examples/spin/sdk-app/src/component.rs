@@ -61,6 +61,11 @@ fn gateway_config(config: &ChatConfig) -> Result<wit::GatewayConfig, ErrorBody> 
                 wire_format: None,
                 api_version: None,
                 headers: Vec::new(),
+                region: None,
+                project: None,
+                resource_name: None,
+                aws_credentials: None,
+                key_auth: None,
             })
         })
         .collect::<Result<Vec<_>, ErrorBody>>()?;
