@@ -27,12 +27,22 @@ use serde_json::json;
 
 // ------------------------------------------------------------------ harness
 
-/// The three wire formats: provider name, model.
-const PROVIDERS: [(&str, &str); 3] = [
+/// The SSE wire formats: provider name, model. (Bedrock's event stream has
+/// its own rows, `fault_bedrock_*`.)
+const PROVIDERS: [(&str, &str); 4] = [
     ("openai", "gpt-4o"),
     ("anthropic", "claude-sonnet-4-6"),
     ("workers", "@cf/meta/llama-3.1-8b-instruct"),
+    ("gemini", "gemini-2.5-flash"),
 ];
+
+fn gemini_cfg(base: &str) -> w::ProviderConfig {
+    w::ProviderConfig {
+        api_key: Some("goog-test".into()),
+        base_url: Some(format!("{base}/v1beta")),
+        ..cfg::provider("gemini", w::ProviderKind::Gemini)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -71,7 +81,12 @@ fn config(h: &Harness, timeouts: Option<w::AttemptTimeouts>) -> w::GatewayConfig
         }),
         attempt_timeouts: timeouts,
         ..cfg::gateway(
-            vec![openai_cfg(h), anthropic_cfg(h), workers_cfg(h)],
+            vec![
+                openai_cfg(h),
+                anthropic_cfg(h),
+                workers_cfg(h),
+                gemini_cfg(&h.base()),
+            ],
             Some("openai"),
         )
     }
@@ -422,6 +437,7 @@ fn dead_providers(dead: &str) -> Vec<w::ProviderConfig> {
         cfg::openai("openai", "sk-test", Some(&format!("{dead}/v1"))),
         cfg::anthropic("anthropic", "sk-ant", Some(dead)),
         cfg::workers_ai("workers", "cf", "acc", Some(&format!("{dead}/client/v4"))),
+        gemini_cfg(dead),
     ]
 }
 
@@ -964,6 +980,10 @@ fn error_object(provider: &str) -> (serde_json::Value, &'static str) {
             json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
             "service-unavailable",
         ),
+        "gemini" => (
+            json!({"error": {"code": 429, "message": "Rate limit reached", "status": "RESOURCE_EXHAUSTED"}}),
+            "rate-limited",
+        ),
         _ => (
             json!({"result": null, "success": false, "errors": [{"code": 5007, "message": "No such model"}], "messages": []}),
             "upstream",
@@ -1260,4 +1280,196 @@ fn fault_matrix_doc_lists_every_test() {
         missing.is_empty() && stale.is_empty(),
         "docs/fault-matrix.md is out of date: tests without a row {missing:?}, rows without a test {stale:?}"
     );
+}
+
+// ------------------------------------------- Bedrock's binary event stream
+
+const BEDROCK_MODEL: &str = "anthropic.claude-sonnet-4-20250514-v1:0";
+
+/// The fault harness's gateway plus a Bedrock provider (an API key, the
+/// mock's URL).
+async fn bedrock_gateway() -> (Harness, GatewayHandle) {
+    let mut h = Harness::new().await;
+    let mut c = config(&h, None);
+    c.providers.push(w::ProviderConfig {
+        api_key: Some("bedrock-key".into()),
+        base_url: Some(h.base()),
+        region: Some("us-east-1".into()),
+        ..cfg::provider("bedrock", w::ProviderKind::Bedrock)
+    });
+    if let Some(cost) = c.cost.as_mut() {
+        cost.pricing.push(price(BEDROCK_MODEL));
+    }
+    let gw = h.open(&c).await;
+    (h, gw)
+}
+
+/// One call to Bedrock (with [`call_with`]'s invariants: one terminal
+/// event, a failure neither costed nor cached).
+async fn bedrock_call(
+    h: &mut Harness,
+    gw: GatewayHandle,
+    case: &str,
+    mode: Mode,
+    reply: Reply,
+) -> Outcome {
+    h.mock.reset();
+    h.mock.push(reply);
+    let input = prompt(case, "bedrock", mode);
+    call_with(h, gw, BEDROCK_MODEL, mode, &input, &on("bedrock")).await
+}
+
+fn frames(texts: &[&str]) -> Vec<Vec<u8>> {
+    sse_events("bedrock", texts)
+}
+
+fn text_before_error(o: &Outcome, want_text: &str, want_kind: &str, what: &str) -> w::GatewayError {
+    let Outcome::Events(ev) = o else {
+        panic!("{what}: the stream opens: {o:?}")
+    };
+    let text: String = ev
+        .iter()
+        .filter_map(|e| match e {
+            w::StreamEvent::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, want_text, "{what}");
+    expect_error(o, want_kind, what).clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_bedrock_error_type_header() {
+    let (mut h, gw) = bedrock_gateway().await;
+    for mode in MODES {
+        for (status, ty, want, retryable) in [
+            (429, "ThrottlingException", "rate-limited", true),
+            (400, "ValidationException", "upstream", false),
+        ] {
+            let reply = Reply::raw(status, "application/json", error_body("bedrock", status))
+                .header(
+                    "x-amzn-errortype",
+                    &format!("{ty}:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+                );
+            let o = bedrock_call(&mut h, gw, "error type", mode, reply).await;
+            let what = format!("{status} {mode:?}");
+            assert!(
+                matches!(o, Outcome::Run(_) | Outcome::OpenFailed(_)),
+                "{what}: {o:?}"
+            );
+            let e = expect_error(&o, want, &what);
+            assert_eq!(detail(e).code.as_deref(), Some(ty), "{what}");
+            assert_eq!(detail(e).retryable, retryable, "{what}");
+            assert_eq!(detail(e).message, format!("mock {status}"), "{what}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_bedrock_exception_frame_mid_stream() {
+    let (mut h, gw) = bedrock_gateway().await;
+    let mut f = frames(&["Hel", "lo"]);
+    f.truncate(2);
+    f.push(mock::canned::bedrock_exception(
+        "ThrottlingException",
+        "Too many tokens, please wait before trying again.",
+    ));
+    let o = bedrock_call(
+        &mut h,
+        gw,
+        "exception frame",
+        Mode::Stream,
+        mock::canned::eventstream(f),
+    )
+    .await;
+    let e = text_before_error(&o, "Hel", "rate-limited", "exception frame");
+    assert!(detail(&e).message.contains("Too many tokens"), "{e:?}");
+    assert_eq!(detail(&e).code.as_deref(), Some("ThrottlingException"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_bedrock_frame_crc_mismatch() {
+    let (mut h, gw) = bedrock_gateway().await;
+    let mut f = frames(&["Hel", "lo"]);
+    // Flip a payload byte of the second text frame: its message CRC fails.
+    let bad = &mut f[2];
+    let at = bad.len() - 8;
+    bad[at] ^= 0x20;
+    let o = bedrock_call(
+        &mut h,
+        gw,
+        "crc",
+        Mode::Stream,
+        mock::canned::eventstream(f),
+    )
+    .await;
+    let e = text_before_error(&o, "Hel", "upstream", "crc");
+    assert!(detail(&e).message.to_lowercase().contains("crc"), "{e:?}");
+    assert!(
+        !detail(&e).retryable,
+        "a corrupt frame is not a cut connection"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_bedrock_truncated_frame() {
+    let (mut h, gw) = bedrock_gateway().await;
+    let mut f = frames(&["Hel", "lo"]);
+    f.truncate(3);
+    let last = f.last_mut().unwrap();
+    last.truncate(last.len() / 2);
+    let o = bedrock_call(
+        &mut h,
+        gw,
+        "truncated",
+        Mode::Stream,
+        mock::canned::eventstream(f),
+    )
+    .await;
+    text_before_error(&o, "Hel", "upstream", "truncated");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_bedrock_oversized_frame() {
+    let (mut h, gw) = bedrock_gateway().await;
+    // A valid prelude announcing a 32 MiB message, then nothing of it: it
+    // is refused on its 12 bytes, nothing buffered.
+    let total: u32 = 32 << 20;
+    let mut prelude = Vec::new();
+    prelude.extend_from_slice(&total.to_be_bytes());
+    prelude.extend_from_slice(&0u32.to_be_bytes());
+    let crc = crc32(&prelude);
+    prelude.extend_from_slice(&crc.to_be_bytes());
+    let mut f = frames(&["Hel"]);
+    f.truncate(2);
+    f.push(prelude);
+    let o = bedrock_call(
+        &mut h,
+        gw,
+        "oversized",
+        Mode::Stream,
+        mock::canned::eventstream(f),
+    )
+    .await;
+    let e = text_before_error(&o, "Hel", "upstream", "oversized");
+    assert!(
+        detail(&e).message.contains("too large") || detail(&e).message.contains("limit"),
+        "{e:?}"
+    );
+}
+
+/// CRC-32 (IEEE), bit by bit: the test's own, independent of the decoder's.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

@@ -75,10 +75,12 @@ fn repeated_eventstream(fixture: &[u8]) -> Vec<u8> {
             out.extend_from_slice(d);
         }
     }
-    for m in messages
-        .iter()
-        .filter(|m| matches!(kind(m).as_str(), "contentBlockStop" | "messageStop" | "metadata"))
-    {
+    for m in messages.iter().filter(|m| {
+        matches!(
+            kind(m).as_str(),
+            "contentBlockStop" | "messageStop" | "metadata"
+        )
+    }) {
         out.extend(frame(m));
     }
     out
@@ -138,6 +140,14 @@ fn main() {
     pump("pump/openai-text", WireFormat::OpenAi, &openai_text);
     pump("pump/openai-tools", WireFormat::OpenAi, &openai);
     pump("pump/anthropic-tools", WireFormat::Anthropic, &anthropic);
-    pump("pump/gemini-thinking-tools", WireFormat::Gemini, &repeated_plain(GEMINI));
-    pump("pump/bedrock-text", WireFormat::Bedrock, &repeated_eventstream(BEDROCK));
+    pump(
+        "pump/gemini-thinking-tools",
+        WireFormat::Gemini,
+        &repeated_plain(GEMINI),
+    );
+    pump(
+        "pump/bedrock-text",
+        WireFormat::Bedrock,
+        &repeated_eventstream(BEDROCK),
+    );
 }

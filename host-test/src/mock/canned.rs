@@ -20,6 +20,23 @@ pub const ANTHROPIC_TEXT_SSE: &[u8] =
     include_bytes!("../../../tests/fixtures/anthropic/basic_response.sse");
 pub const ANTHROPIC_TOOL_SSE: &[u8] =
     include_bytes!("../../../tests/fixtures/anthropic/tool_use_response.sse");
+pub const GEMINI_TEXT_SSE: &[u8] =
+    include_bytes!("../../../tests/fixtures/gemini/stream_reply_short.sse");
+pub const GEMINI_THINKING_JSON: &[u8] =
+    include_bytes!("../../../tests/fixtures/gemini/thinking_function_call_signature.json");
+pub const GEMINI_THINKING_SSE: &[u8] =
+    include_bytes!("../../../tests/fixtures/gemini/thinking_function_call_signature.sse");
+pub const BEDROCK_TEXT_STREAM: &[u8] = include_bytes!(
+    "../../../tests/fixtures/bedrock-eventstream/pydantic-ai/test_bedrock_model_stream.bin"
+);
+pub const BEDROCK_THINKING_STREAM: &[u8] = include_bytes!(
+    "../../../tests/fixtures/bedrock-eventstream/pydantic-ai/test_bedrock_model_thinking_part_stream.bin"
+);
+pub const BEDROCK_REASONING_JSON: &[u8] =
+    include_bytes!("../../../tests/fixtures/bedrock/reasoning_signature.json");
+
+/// AWS's event-stream media type (Bedrock's `converse-stream`).
+pub const EVENTSTREAM: &str = "application/vnd.amazon.eventstream";
 
 /// The reply when no script is queued: a plausible answer in the format the
 /// path implies.
@@ -41,6 +58,9 @@ pub(super) fn default_reply(req: &Recorded, pace: Duration) -> Reply {
             openai_json(model)
         };
         return reply.header("cf-aig-step", "0");
+    }
+    if let Some(r) = google_or_aws(path, &body, pace) {
+        return r;
     }
     if path.ends_with("/chat/completions") {
         let model = body
@@ -105,6 +125,82 @@ pub(super) fn default_reply(req: &Recorded, pace: Duration) -> Reply {
     )
 }
 
+/// The default replies of the Gemini API (and Vertex AI's Gemini and
+/// Claude models) and of Bedrock's Converse, by their path.
+fn google_or_aws(path: &str, body: &Value, pace: Duration) -> Option<Reply> {
+    let method = path.rsplit_once(':').map(|(_, m)| m);
+    Some(match method {
+        Some("generateContent") => {
+            Reply::raw(200, "application/json", json_answer("gemini", MOCK_TEXT))
+        }
+        Some("streamGenerateContent") => Reply::sse(GEMINI_TEXT_SSE, pace),
+        Some("batchEmbedContents") => {
+            let n = body
+                .get("requests")
+                .and_then(Value::as_array)
+                .map_or(1, Vec::len);
+            let e: Vec<Value> = (0..n)
+                .map(|i| json!({"values": [i as f64, 0.5, -0.25]}))
+                .collect();
+            Reply::json(200, json!({"embeddings": e}))
+        }
+        Some("predict") => {
+            let n = body
+                .get("instances")
+                .and_then(Value::as_array)
+                .map_or(1, Vec::len);
+            let p: Vec<Value> = (0..n)
+                .map(|i| json!({"embeddings": {"values": [i as f64, 0.5], "statistics": {"token_count": 3, "truncated": false}}}))
+                .collect();
+            Reply::json(200, json!({"predictions": p}))
+        }
+        Some("rawPredict") => anthropic_json("claude-mock"),
+        Some("streamRawPredict") => Reply::sse(ANTHROPIC_TEXT_SSE, pace),
+        _ if path.ends_with("/converse") => {
+            Reply::raw(200, "application/json", json_answer("bedrock", MOCK_TEXT))
+        }
+        _ if path.ends_with("/converse-stream") => eventstream(sse_events("bedrock", &[MOCK_TEXT])),
+        _ => return None,
+    })
+}
+
+/// A Converse stream of these event-stream frames, one write each.
+pub fn eventstream(frames: Vec<Vec<u8>>) -> Reply {
+    Reply::chunks(200, EVENTSTREAM, frames, Duration::ZERO)
+}
+
+/// One Converse event as an event-stream frame.
+pub fn bedrock_frame(event: &str, payload: &Value) -> Vec<u8> {
+    use ai_gateway::provider::bedrock::eventstream::{HeaderValue, encode};
+    encode(
+        &[
+            (":event-type", HeaderValue::String(event.into())),
+            (
+                ":content-type",
+                HeaderValue::String("application/json".into()),
+            ),
+            (":message-type", HeaderValue::String("event".into())),
+        ],
+        payload.to_string().as_bytes(),
+    )
+}
+
+/// An exception frame in a Converse stream.
+pub fn bedrock_exception(kind: &str, message: &str) -> Vec<u8> {
+    use ai_gateway::provider::bedrock::eventstream::{HeaderValue, encode};
+    encode(
+        &[
+            (":exception-type", HeaderValue::String(kind.into())),
+            (
+                ":content-type",
+                HeaderValue::String("application/json".into()),
+            ),
+            (":message-type", HeaderValue::String("exception".into())),
+        ],
+        json!({ "message": message }).to_string().as_bytes(),
+    )
+}
+
 pub const MOCK_TEXT: &str = "Hello! I am the ai-gateway mock upstream.";
 
 pub fn openai_json(model: &str) -> Reply {
@@ -155,7 +251,8 @@ pub fn workers_sse(pace: Duration) -> Reply {
 // ------------------------------------------------- scripted answers by wire
 
 // What the fault matrix scripts: complete answers, streams and error bodies
-// for a provider kind ("openai", "anthropic", else Workers AI).
+// for a provider kind ("openai", "anthropic", "gemini", "bedrock", else
+// Workers AI). Bedrock's "events" are event-stream frames.
 
 /// Input tokens of every scripted answer.
 pub const TOKENS_IN: u64 = 12;
@@ -174,6 +271,17 @@ pub fn json_answer(provider: &str, text: &str) -> Vec<u8> {
             "id": "msg_f", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
             "usage": {"input_tokens": TOKENS_IN, "output_tokens": TOKENS_OUT}
+        }),
+        "gemini" => json!({
+            "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": TOKENS_IN, "candidatesTokenCount": TOKENS_OUT, "totalTokenCount": 21},
+            "modelVersion": "gemini-2.5-flash"
+        }),
+        "bedrock" => json!({
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": TOKENS_IN, "outputTokens": TOKENS_OUT, "totalTokens": 21},
+            "metrics": {"latencyMs": 100}
         }),
         _ => json!({
             "result": {"response": text, "usage": {"prompt_tokens": TOKENS_IN, "completion_tokens": TOKENS_OUT, "total_tokens": 21}},
@@ -229,6 +337,42 @@ pub fn sse_events(provider: &str, parts: &[&str]) -> Vec<Vec<u8>> {
             ));
             out.push(named("message_stop", json!({"type": "message_stop"})));
         }
+        "gemini" => {
+            let last = parts.len().saturating_sub(1);
+            for (i, p) in parts.iter().enumerate() {
+                let mut c =
+                    json!({"content": {"parts": [{"text": p}], "role": "model"}, "index": 0});
+                let mut chunk = json!({"modelVersion": "gemini-2.5-flash",
+                    "usageMetadata": {"promptTokenCount": TOKENS_IN, "candidatesTokenCount": i + 1}});
+                if i == last {
+                    c["finishReason"] = json!("STOP");
+                    chunk["usageMetadata"]["candidatesTokenCount"] = json!(TOKENS_OUT);
+                }
+                chunk["candidates"] = json!([c]);
+                out.push(data(chunk));
+            }
+        }
+        "bedrock" => {
+            out.push(bedrock_frame("messageStart", &json!({"role": "assistant"})));
+            for p in parts {
+                out.push(bedrock_frame(
+                    "contentBlockDelta",
+                    &json!({"contentBlockIndex": 0, "delta": {"text": p}}),
+                ));
+            }
+            out.push(bedrock_frame(
+                "contentBlockStop",
+                &json!({"contentBlockIndex": 0}),
+            ));
+            out.push(bedrock_frame(
+                "messageStop",
+                &json!({"stopReason": "end_turn"}),
+            ));
+            out.push(bedrock_frame(
+                "metadata",
+                &json!({"usage": {"inputTokens": TOKENS_IN, "outputTokens": TOKENS_OUT, "totalTokens": 21}, "metrics": {"latencyMs": 10}}),
+            ));
+        }
         _ => {
             for p in parts {
                 out.push(data(json!({"response": p})));
@@ -251,6 +395,12 @@ pub fn error_body(provider: &str, status: u16) -> Vec<u8> {
         "anthropic" => {
             json!({"type": "error", "error": {"type": "api_error", "message": format!("mock {status}")}})
         }
+        // google.rpc.Status.
+        "gemini" => {
+            json!({"error": {"code": status, "message": format!("mock {status}"), "status": "INTERNAL"}})
+        }
+        // AWS: the message in the body, the type in `x-amzn-errortype`.
+        "bedrock" => json!({"message": format!("mock {status}")}),
         _ => {
             json!({"result": null, "success": false, "errors": [{"code": 7000 + u32::from(status), "message": format!("mock {status}")}], "messages": []})
         }

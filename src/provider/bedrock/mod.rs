@@ -138,7 +138,11 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
             Some(caller_json(Some(&s.schema), "response-format schema")?)
         }
     } {
-        if opts.tools.iter().any(|t| t.name == super::common::JSON_TOOL) {
+        if opts
+            .tools
+            .iter()
+            .any(|t| t.name == super::common::JSON_TOOL)
+        {
             return Err(GatewayError::validation(format!(
                 "tool name {:?} is reserved for JSON output on Bedrock",
                 super::common::JSON_TOOL
