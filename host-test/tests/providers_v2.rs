@@ -210,6 +210,12 @@ async fn gemini_stream_of_a_recorded_thinking_turn_keeps_its_signature() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gemini_tools_follow_up_and_reasoning_round_trip() {
+    for provider in ["gemini", "vertex"] {
+        gemini_round_trip(provider).await;
+    }
+}
+
+async fn gemini_round_trip(provider: &str) {
     let (mut h, gw) = setup().await;
     h.mock.push(Reply::raw(
         200,
@@ -219,7 +225,7 @@ async fn gemini_tools_follow_up_and_reasoning_round_trip() {
     let opts = w::RunOptions {
         tools: vec![weather_tool()],
         reasoning_effort: Some(w::ReasoningEffort::Low),
-        ..on("gemini")
+        ..on(provider)
     };
     let out = h
         .run(gw, GEMINI_MODEL, &cfg::user("Go."), &opts)
@@ -279,6 +285,12 @@ async fn gemini_tools_follow_up_and_reasoning_round_trip() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gemini_json_schema_image_embed_and_a_refused_option() {
+    for provider in ["gemini", "vertex"] {
+        gemini_json_image_embed_refusal(provider).await;
+    }
+}
+
+async fn gemini_json_image_embed_refusal(provider: &str) {
     let (mut h, gw) = setup().await;
     h.mock.push(Reply::raw(
         200,
@@ -292,7 +304,7 @@ async fn gemini_json_schema_image_embed_and_a_refused_option() {
             strict: true,
             description: None,
         })),
-        ..on("gemini")
+        ..on(provider)
     };
     let input = w::AiInput::Messages(vec![image_message()]);
     let out = h.run(gw, GEMINI_MODEL, &input, &opts).await.unwrap();
@@ -307,14 +319,18 @@ async fn gemini_json_schema_image_embed_and_a_refused_option() {
         json!({"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}})
     );
     h.mock.reset();
+    let (model, method) = match provider {
+        "gemini" => ("gemini-embedding-001", ":batchEmbedContents"),
+        _ => ("text-embedding-005", ":predict"),
+    };
     let e = h
         .inst
         .embed(
             gw,
-            "gemini-embedding-001",
+            model,
             &["a".into(), "b".into()],
             Some(&w::EmbedOptions {
-                provider: Some("gemini".into()),
+                provider: Some(provider.into()),
                 dimensions: None,
                 timeout_ms: None,
             }),
@@ -326,19 +342,25 @@ async fn gemini_json_schema_image_embed_and_a_refused_option() {
     assert!(
         h.only_request()
             .url()
-            .ends_with("/models/gemini-embedding-001:batchEmbedContents")
+            .ends_with(&format!("/models/{model}{method}")),
+        "{provider}"
     );
     h.mock.reset();
     let opts = w::RunOptions {
         metadata: vec![("team".into(), "a".into())],
-        ..on("gemini")
+        ..on(provider)
     };
     let err = h
         .run(gw, GEMINI_MODEL, &cfg::user("hi"), &opts)
         .await
         .unwrap_err();
     assert_eq!(kind(&err), "validation");
-    assert!(format!("{err:?}").contains("option metadata"), "{err:?}");
+    assert!(
+        format!("{err:?}").contains(&format!(
+            "({provider}) does not support the option metadata"
+        )),
+        "{err:?}"
+    );
     assert_eq!(h.mock.hits(), 0);
 }
 

@@ -74,12 +74,17 @@ fn resolve_fills_each_kinds_url_from_its_place() {
     );
     let mut b = ProviderConfig::new("b", ProviderKind::Bedrock);
     b.region = Some("us-west-2".into());
-    let e = Endpoint::resolve(&b, Some(&cf())).unwrap();
+    let e = Endpoint::resolve(&b, None).unwrap();
     assert_eq!(
         e.base_url,
         "https://bedrock-runtime.us-west-2.amazonaws.com"
     );
     assert_eq!(e.region.as_deref(), Some("us-west-2"));
+    let e = Endpoint::resolve(&b, Some(&cf())).unwrap();
+    assert_eq!(
+        e.base_url,
+        "https://gateway.ai.cloudflare.com/v1/acc/gw/aws-bedrock/bedrock-runtime/us-west-2"
+    );
     let mut a = ProviderConfig::new("az", ProviderKind::AzureOpenAi);
     a.resource_name = Some("my-res".into());
     let e = Endpoint::resolve(&a, None).unwrap();

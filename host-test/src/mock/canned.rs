@@ -340,16 +340,23 @@ pub fn sse_events(provider: &str, parts: &[&str]) -> Vec<Vec<u8>> {
         "gemini" => {
             let last = parts.len().saturating_sub(1);
             for (i, p) in parts.iter().enumerate() {
-                let mut c =
+                let (finish, out_tokens) = if i == last {
+                    (json!("STOP"), json!(TOKENS_OUT))
+                } else {
+                    (Value::Null, json!(i + 1))
+                };
+                let mut candidate =
                     json!({"content": {"parts": [{"text": p}], "role": "model"}, "index": 0});
-                let mut chunk = json!({"modelVersion": "gemini-2.5-flash",
-                    "usageMetadata": {"promptTokenCount": TOKENS_IN, "candidatesTokenCount": i + 1}});
-                if i == last {
-                    c["finishReason"] = json!("STOP");
-                    chunk["usageMetadata"]["candidatesTokenCount"] = json!(TOKENS_OUT);
+                if !finish.is_null()
+                    && let Some(c) = candidate.as_object_mut()
+                {
+                    c.insert("finishReason".into(), finish);
                 }
-                chunk["candidates"] = json!([c]);
-                out.push(data(chunk));
+                out.push(data(json!({
+                    "candidates": [candidate],
+                    "modelVersion": "gemini-2.5-flash",
+                    "usageMetadata": {"promptTokenCount": TOKENS_IN, "candidatesTokenCount": out_tokens}
+                })));
             }
         }
         "bedrock" => {

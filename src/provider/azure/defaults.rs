@@ -1,7 +1,7 @@
 //! Azure OpenAI's defaults: where a resource's API is, its paths, how it
 //! takes a key. (A leaf; see `provider/defaults.rs`.)
 
-use crate::provider::defaults::{KeyAuth, Needed, ProviderDefaults};
+use crate::provider::defaults::{CfGatewayRoute, KeyAuth, Needed, ProviderDefaults};
 
 /// A resource's OpenAI API; the paths below are appended to it.
 pub const BASE_URL: &str = "https://{resource}.openai.azure.com/openai";
@@ -18,13 +18,22 @@ pub const DEPLOYMENTS: &str = "deployments";
 /// (`key-auth: bearer`).
 pub const AUTH: KeyAuth = KeyAuth::Header("api-key");
 
-/// What the `azure-openai` kind fills in. Not routed through Cloudflare AI
-/// Gateway (its Azure route takes only the deployment API, with the
-/// resource and deployment in the path; a later version can add it).
+/// The `api-version` sent through Cloudflare AI Gateway when the
+/// configuration gives none: its Azure route takes only the deployment API,
+/// which needs one (the latest GA version).
+pub const CF_API_VERSION: &str = "2024-10-21";
+
+/// What the `azure-openai` kind fills in. Through Cloudflare AI Gateway a
+/// request goes to `.../azure-openai/{resource}/{deployment}/chat/completions
+/// ?api-version=...`.
 pub const DEFAULTS: ProviderDefaults = ProviderDefaults {
     kind: "azure-openai",
     base_url: BASE_URL,
-    cf_gateway: None,
+    cf_gateway: Some(CfGatewayRoute {
+        slug: "azure-openai",
+        prefix: "{resource}",
+        chat_path: None,
+    }),
     needs: &[Needed::ResourceName],
     default_region: None,
 };

@@ -1,7 +1,7 @@
 //! Amazon Bedrock Runtime's defaults: where it is, its paths, how it is
 //! signed. (A leaf; see `provider/defaults.rs`.)
 
-use crate::provider::defaults::{KeyAuth, Needed, ProviderDefaults};
+use crate::provider::defaults::{CfGatewayRoute, KeyAuth, Needed, ProviderDefaults};
 
 /// The regional Bedrock Runtime endpoint.
 pub const BASE_URL: &str = "https://bedrock-runtime.{region}.amazonaws.com";
@@ -17,13 +17,17 @@ pub const SERVICE: &str = "bedrock";
 /// bearer token.
 pub const AUTH: KeyAuth = KeyAuth::Bearer;
 
-/// What the `bedrock` kind fills in. Not routed through Cloudflare AI
-/// Gateway: its route needs the request signed for Amazon's host while it
-/// is sent to Cloudflare's, which this version does not do.
+/// What the `bedrock` kind fills in. Through Cloudflare AI Gateway a
+/// request goes to `.../aws-bedrock/bedrock-runtime/{region}/model/...`,
+/// signed for Amazon's own URL (`bedrock::signed`).
 pub const DEFAULTS: ProviderDefaults = ProviderDefaults {
     kind: "bedrock",
     base_url: BASE_URL,
-    cf_gateway: None,
+    cf_gateway: Some(CfGatewayRoute {
+        slug: "aws-bedrock",
+        prefix: "bedrock-runtime/{region}",
+        chat_path: None,
+    }),
     needs: &[Needed::Region],
     default_region: None,
 };

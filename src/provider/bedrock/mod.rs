@@ -449,11 +449,25 @@ pub fn signed(endpoint: &Endpoint, req: &HttpRequest, now_ms: u64) -> Result<Opt
         secret_access_key: aws.secret_access_key.expose().to_owned(),
         session_token: aws.session_token.as_ref().map(|t| t.expose().to_owned()),
     };
-    let headers = req.headers.to_vec();
+    // Through Cloudflare AI Gateway the request is signed for Amazon's own
+    // URL (Cloudflare forwards it there); its `cf-aig-*` headers are
+    // Cloudflare's and stay out of the signature.
+    let amazon_url = match req.url.strip_prefix(&endpoint.base_url) {
+        Some(path) if endpoint.via_cf_gateway => {
+            join_url(&defaults::BASE_URL.replace("{region}", region), path)
+        }
+        _ => req.url.clone(),
+    };
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.starts_with("cf-aig-"))
+        .cloned()
+        .collect();
     let added = sigv4::sign(
         &sigv4::SignRequest {
             method: "POST",
-            url: &req.url,
+            url: &amazon_url,
             headers: &headers,
             body: &req.body,
             region,

@@ -287,3 +287,37 @@ fn a_region_is_needed_and_embeddings_are_refused() {
             .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Validation);
 }
+
+#[test]
+fn through_cloudflare_the_request_is_signed_for_amazons_url() {
+    let mut p = ProviderConfig::new("br", ProviderKind::Bedrock);
+    p.region = Some("us-east-1".into());
+    p.aws = endpoint(true).aws;
+    let cf = crate::config::CfGatewayConfig {
+        account_id: "acc".into(),
+        gateway_id: "gw".into(),
+        auth_token: Some(ApiKey::new("cf-token-0123456789")),
+        cache_ttl: None,
+        skip_cache: false,
+    };
+    let via = Endpoint::resolve(&p, Some(&cf)).unwrap();
+    let input = Input::Prompt("Hello".into());
+    let req = build(&via, MODEL, &input, &RunOptions::default()).unwrap();
+    assert_eq!(
+        req.url,
+        "https://gateway.ai.cloudflare.com/v1/acc/gw/aws-bedrock/bedrock-runtime/us-east-1/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+    );
+    let at = 1_440_938_160_000;
+    let s = signed(&via, &req, at).unwrap().unwrap();
+    assert_eq!(s.url, req.url, "sent to Cloudflare");
+    assert_eq!(
+        s.header("cf-aig-authorization"),
+        Some("Bearer cf-token-0123456789")
+    );
+    // The same signature as the direct request to Amazon: Amazon's host,
+    // Cloudflare's headers unsigned.
+    let direct = endpoint(true);
+    let dreq = build(&direct, MODEL, &input, &RunOptions::default()).unwrap();
+    let d = signed(&direct, &dreq, at).unwrap().unwrap();
+    assert_eq!(s.header("authorization"), d.header("authorization"));
+}

@@ -11,7 +11,7 @@
 //! - reasoning blocks → `thought: true` parts with their
 //!   `thoughtSignature`; a block with a signature and no text is a
 //!   signature Gemini put on a function call or the answer's text, and goes
-//!   back on the first function call of the turn (else its first text);
+//!   back on the first function call of the turn (else its last text);
 //! - JSON output → `responseMimeType: application/json` and
 //!   `responseJsonSchema`; tool choice → `toolConfig` modes `AUTO`, `ANY`
 //!   (with `allowedFunctionNames` for a named tool), `NONE`;
@@ -103,12 +103,12 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         None
     } else {
         let mut parts = Vec::new();
-        for (i, m) in system.iter().enumerate() {
-            parts.extend(parts_of(call.endpoint, &m.content, i)?);
+        for m in &system {
+            parts.extend(parts_of(&m.content));
         }
         Some(ReqContent { role: None, parts })
     };
-    let contents = conversation(call.endpoint, &rest)?;
+    let contents = conversation(&rest)?;
     let tools = if opts.tools.is_empty() {
         Vec::new()
     } else {
@@ -192,12 +192,12 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
 /// `functionResponse` named after the call it answers (found in an earlier
 /// assistant turn by id); consecutive turns of one role are merged, so
 /// parallel results share one turn, as Gemini expects.
-fn conversation<'a>(endpoint: &Endpoint, messages: &[&'a Message]) -> Result<Vec<ReqContent<'a>>> {
+fn conversation<'a>(messages: &[&'a Message]) -> Result<Vec<ReqContent<'a>>> {
     let mut turns: Vec<ReqContent<'a>> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let (role, parts) = match m.role {
-            Role::User | Role::System => ("user", parts_of(endpoint, &m.content, i)?),
-            Role::Assistant => ("model", model_parts(endpoint, m, i)?),
+            Role::User | Role::System => ("user", parts_of(&m.content)),
+            Role::Assistant => ("model", model_parts(m)),
             Role::Tool => ("user", vec![tool_result(messages, i, m)?]),
         };
         match turns.last_mut() {
@@ -242,7 +242,7 @@ fn tool_result<'a>(messages: &[&'a Message], at: usize, m: &'a Message) -> Resul
 
 /// An assistant turn: its thoughts, text and function calls, with the
 /// signatures Gemini gave them.
-fn model_parts<'a>(endpoint: &Endpoint, m: &'a Message, at: usize) -> Result<Vec<ReqPart<'a>>> {
+fn model_parts<'a>(m: &'a Message) -> Vec<ReqPart<'a>> {
     let mut parts = Vec::new();
     let mut loose_signature: Option<&'a str> = None;
     let mut rest = Vec::new();
@@ -277,13 +277,7 @@ fn model_parts<'a>(endpoint: &Endpoint, m: &'a Message, at: usize) -> Result<Vec
             text: Some(t),
             ..ReqPart::default()
         }],
-        Content::Parts(_) => {
-            let mut out = Vec::new();
-            for (j, p) in rest.into_iter().enumerate() {
-                out.push(part(endpoint, p, at, j)?);
-            }
-            out
-        }
+        Content::Parts(_) => rest.into_iter().map(part).collect(),
     };
     let mut calls = m
         .tool_calls
@@ -313,28 +307,27 @@ fn model_parts<'a>(endpoint: &Endpoint, m: &'a Message, at: usize) -> Result<Vec
     }
     parts.append(&mut content);
     parts.append(&mut calls);
-    Ok(parts)
+    parts
 }
 
 /// A user (or system) message's parts.
-fn parts_of<'a>(endpoint: &Endpoint, content: &'a Content, at: usize) -> Result<Vec<ReqPart<'a>>> {
+fn parts_of(content: &Content) -> Vec<ReqPart<'_>> {
     match content {
-        Content::Text(t) => Ok(vec![ReqPart {
+        Content::Text(t) => vec![ReqPart {
             text: Some(t),
             ..ReqPart::default()
-        }]),
+        }],
         Content::Parts(ps) => ps
             .iter()
-            .enumerate()
-            .filter(|(_, p)| !matches!(p, Part::Reasoning(_)))
-            .map(|(j, p)| part(endpoint, p, at, j))
+            .filter(|p| !matches!(p, Part::Reasoning(_)))
+            .map(part)
             .collect(),
     }
 }
 
 /// One content part. Cache hints are hints: Gemini caches implicitly.
-fn part<'a>(_endpoint: &Endpoint, p: &'a Part, _at: usize, _j: usize) -> Result<ReqPart<'a>> {
-    Ok(match p {
+fn part(p: &Part) -> ReqPart<'_> {
+    match p {
         Part::Text { text, .. } => ReqPart {
             text: Some(text),
             ..ReqPart::default()
@@ -373,7 +366,7 @@ fn part<'a>(_endpoint: &Endpoint, p: &'a Part, _at: usize, _j: usize) -> Result<
             ..ReqPart::default()
         },
         Part::Reasoning(_) => ReqPart::default(),
-    })
+    }
 }
 
 /// Parse a `generateContent` response (or one stream chunk's worth).

@@ -81,27 +81,34 @@ fn url(endpoint: &Endpoint, model: &str, path: &str) -> Result<String> {
     if endpoint.kind != ProviderKind::AzureOpenAi {
         return Ok(join_url(&endpoint.base_url, path));
     }
-    Ok(
-        match endpoint.api_version.as_deref().filter(|v| *v != "v1") {
-            None => join_url(&endpoint.base_url, &format!("{}/{path}", azure::V1_PREFIX)),
-            Some(version) => {
-                check_path_model(model)?;
-                if model.contains('/') {
-                    return Err(GatewayError::validation(format!(
-                        "model {model:?} has a '/', which an Azure deployment name cannot have"
-                    )));
-                }
-                format!(
-                    "{}?api-version={}",
-                    join_url(
-                        &endpoint.base_url,
-                        &format!("{}/{}/{path}", azure::DEPLOYMENTS, encode_path(model)),
-                    ),
-                    encode_query(version)
-                )
-            }
-        },
-    )
+    // Cloudflare's Azure route takes only deployment URLs, without the
+    // `openai/deployments` part: `.../azure-openai/{resource}/{model}/...`.
+    let version = match endpoint.api_version.as_deref().filter(|v| *v != "v1") {
+        None if endpoint.via_cf_gateway => Some(azure::CF_API_VERSION),
+        v => v,
+    };
+    let Some(version) = version else {
+        return Ok(join_url(
+            &endpoint.base_url,
+            &format!("{}/{path}", azure::V1_PREFIX),
+        ));
+    };
+    check_path_model(model)?;
+    if model.contains('/') {
+        return Err(GatewayError::validation(format!(
+            "model {model:?} has a '/', which an Azure deployment name cannot have"
+        )));
+    }
+    let deployment = if endpoint.via_cf_gateway {
+        format!("{}/{path}", encode_path(model))
+    } else {
+        format!("{}/{}/{path}", azure::DEPLOYMENTS, encode_path(model))
+    };
+    Ok(format!(
+        "{}?api-version={}",
+        join_url(&endpoint.base_url, &deployment),
+        encode_query(version)
+    ))
 }
 
 /// A query value, percent-encoded (RFC 3986 unreserved kept).

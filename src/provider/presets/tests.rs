@@ -223,3 +223,24 @@ fn claude_on_vertex_uses_raw_predict_and_its_version_in_the_body() {
             .ends_with("/publishers/anthropic/models/count-tokens:rawPredict")
     );
 }
+
+#[test]
+fn azure_through_cloudflare_uses_its_deployment_route() {
+    let mut p = ProviderConfig::new("az", ProviderKind::AzureOpenAi);
+    p.api_key = Some(ApiKey::new("key-for-tests"));
+    p.resource_name = Some("contoso".into());
+    let cf = crate::config::CfGatewayConfig {
+        account_id: "acc".into(),
+        gateway_id: "gw".into(),
+        auth_token: None,
+        cache_ttl: None,
+        skip_cache: false,
+    };
+    let ep = Endpoint::resolve(&p, Some(&cf)).unwrap();
+    let (req, _) = build(&ep, "gpt-4o-prod", &RunOptions::default(), false).unwrap();
+    assert_eq!(
+        req.url,
+        "https://gateway.ai.cloudflare.com/v1/acc/gw/azure-openai/contoso/gpt-4o-prod/chat/completions?api-version=2024-10-21"
+    );
+    assert_eq!(req.header("api-key"), Some("key-for-tests"));
+}
