@@ -70,9 +70,17 @@ impl Framing {
 
 /// An event-stream message as the event its decoder reads.
 fn event_of(m: &eventstream::Message) -> Result<SseEvent, String> {
-    let data = std::str::from_utf8(&m.payload)
+    let mut data = std::str::from_utf8(&m.payload)
         .map_err(|_| "an event-stream payload is not UTF-8 JSON".to_owned())?
         .to_owned();
+    // An `error` message says what went wrong in its headers; its body is
+    // empty.
+    if m.header_str(":message-type") == Some("error")
+        && data.trim().is_empty()
+        && let Some(message) = m.header_str(":error-message")
+    {
+        data = serde_json::json!({ "message": message }).to_string();
+    }
     let event = match m.header_str(":message-type") {
         Some("exception") | Some("error") => format!(
             "exception:{}",

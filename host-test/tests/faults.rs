@@ -1370,8 +1370,9 @@ async fn fault_bedrock_exception_frame_mid_stream() {
     let (mut h, gw) = bedrock_gateway().await;
     let mut f = frames(&["Hel", "lo"]);
     f.truncate(2);
+    // AWS's spelling inside the stream: lower camel case.
     f.push(mock::canned::bedrock_exception(
-        "ThrottlingException",
+        "throttlingException",
         "Too many tokens, please wait before trying again.",
     ));
     let o = bedrock_call(

@@ -45,13 +45,38 @@ pub fn map_error(provider: &str, head: &ResponseHead, body: &[u8], now_ms: u64) 
         retryable,
         attempts: Vec::new(),
     };
+    // Google answers a bad API key with 400 INVALID_ARGUMENT; the reason in
+    // its `details` says what it is.
+    let auth = status == 401 || status == 403 || google_key_rejected(body);
     match status {
-        401 | 403 => GatewayError::Auth(detail),
+        _ if auth => GatewayError::Auth(detail),
         404 => GatewayError::NotFound(detail),
         429 => GatewayError::RateLimited(detail),
         502..=504 | 529 => GatewayError::ServiceUnavailable(detail),
         _ => GatewayError::Upstream(detail),
     }
+}
+
+/// A google.rpc.Status whose `details` give the reason `API_KEY_INVALID` (or
+/// another API-key reason): a credential problem, whatever the status.
+fn google_key_rejected(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    v.pointer("/error/details")
+        .and_then(Value::as_array)
+        .is_some_and(|details| {
+            details.iter().any(|d| {
+                matches!(
+                    d.get("reason").and_then(Value::as_str),
+                    Some(
+                        "API_KEY_INVALID"
+                            | "API_KEY_SERVICE_BLOCKED"
+                            | "API_KEY_HTTP_REFERRER_BLOCKED"
+                    )
+                )
+            })
+        })
 }
 
 /// Map an error object that arrived inside a stream (Anthropic `event:

@@ -84,13 +84,16 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let (system, rest): (Vec<&Message>, Vec<&Message>) =
         messages.iter().partition(|m| m.role == Role::System);
     let mut system_blocks = Vec::new();
+    // Documents are numbered across the request: Converse wants their
+    // names unique.
+    let mut documents = 0usize;
     for (i, m) in system.iter().enumerate() {
-        system_blocks.extend(blocks(name, &m.content, i)?);
+        system_blocks.extend(blocks(name, &m.content, i, &mut documents)?);
         if m.cache_control {
             system_blocks.push(cache_point());
         }
     }
-    let conversation = conversation(name, &rest)?;
+    let conversation = conversation(name, &rest, &mut documents)?;
     let has_tool_use = rest.iter().any(|m| !m.tool_calls.is_empty());
     let mut tools = opts
         .tools
@@ -169,7 +172,15 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
         messages: conversation,
         system: system_blocks,
         inference_config: InferenceConfig {
-            max_tokens: opts.max_tokens,
+            // Claude needs room above its thinking budget, as on Anthropic's
+            // own API (the WIT documents the raise); unset, Converse gives
+            // the model's maximum.
+            max_tokens: match (opts.max_tokens, opts.reasoning_effort) {
+                (Some(m), Some(e)) => {
+                    Some(m.max(super::anthropic::thinking_budget(e).saturating_add(1024)))
+                }
+                (m, _) => m,
+            },
             temperature: opts.temperature,
             top_p: opts.top_p,
             stop_sequences: &opts.stop,
@@ -204,19 +215,25 @@ fn cache_point<'a>() -> ReqBlock<'a> {
 
 /// User, assistant and tool messages as Converse turns; tool results go
 /// in a user turn, and consecutive turns of one role are merged.
-fn conversation<'a>(provider: &str, messages: &[&'a Message]) -> Result<Vec<ReqMessage<'a>>> {
+fn conversation<'a>(
+    provider: &str,
+    messages: &[&'a Message],
+    documents: &mut usize,
+) -> Result<Vec<ReqMessage<'a>>> {
     let mut turns: Vec<ReqMessage<'a>> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let (role, mut content) = match m.role {
-            Role::User | Role::System => ("user", blocks(provider, &m.content, i)?),
+            Role::User | Role::System => ("user", blocks(provider, &m.content, i, documents)?),
             Role::Assistant => {
-                let mut b = blocks(provider, &m.content, i)?;
+                let mut b = blocks(provider, &m.content, i, documents)?;
                 for c in &m.tool_calls {
                     b.push(ReqBlock::ToolUse(ReqToolUse {
                         tool_use_id: &c.id,
                         name: &c.name,
-                        input: serde_json::from_str(&c.arguments)
-                            .unwrap_or_else(|_| serde_json::Value::Object(Default::default())),
+                        input: crate::types::parse_json_object(
+                            &c.arguments,
+                            "tool call arguments",
+                        )?,
                     }));
                 }
                 ("assistant", b)
@@ -248,7 +265,12 @@ fn conversation<'a>(provider: &str, messages: &[&'a Message]) -> Result<Vec<ReqM
 }
 
 /// A message's content as Converse blocks.
-fn blocks<'a>(provider: &str, content: &'a Content, at: usize) -> Result<Vec<ReqBlock<'a>>> {
+fn blocks<'a>(
+    provider: &str,
+    content: &'a Content,
+    at: usize,
+    documents: &mut usize,
+) -> Result<Vec<ReqBlock<'a>>> {
     let parts = match content {
         Content::Text(t) if t.is_empty() => return Ok(Vec::new()),
         Content::Text(t) => return Ok(vec![ReqBlock::Text(t)]),
@@ -256,7 +278,6 @@ fn blocks<'a>(provider: &str, content: &'a Content, at: usize) -> Result<Vec<Req
     };
     let who = format!("provider {provider:?} (bedrock)");
     let mut out = Vec::with_capacity(parts.len());
-    let mut documents = 0usize;
     for (j, p) in parts.iter().enumerate() {
         let where_ = || format!("messages[{at}].content[{j}]");
         match p {
@@ -312,11 +333,8 @@ fn blocks<'a>(provider: &str, content: &'a Content, at: usize) -> Result<Vec<Req
                 if document.media_type != "application/pdf" {
                     return Err(unsupported_part(&who, &where_(), p));
                 }
-                documents += 1;
-                let name = match title {
-                    Some(t) => Cow::Borrowed(t.as_str()),
-                    None => Cow::Owned(format!("document-{documents}")),
-                };
+                *documents += 1;
+                let name = document_name(title.as_deref(), *documents);
                 out.push(ReqBlock::Document(ReqDocument {
                     format: "pdf",
                     name,
@@ -347,6 +365,32 @@ fn blocks<'a>(provider: &str, content: &'a Content, at: usize) -> Result<Vec<Req
         }
     }
     Ok(out)
+}
+
+/// A document block's name, which Converse requires and restricts: letters,
+/// digits, single spaces, `-`, `(`, `)`, `[`, `]`, at most 200 characters.
+/// The title with every other character made a space (`report.pdf` is
+/// `report pdf`), or `document-{n}` without a usable title.
+fn document_name(title: Option<&str>, n: usize) -> Cow<'_, str> {
+    let Some(title) = title else {
+        return Cow::Owned(format!("document-{n}"));
+    };
+    let ok = |c: char| c.is_ascii_alphanumeric() || "-()[]".contains(c);
+    if title.len() <= 200 && title.split(' ').all(|w| !w.is_empty() && w.chars().all(ok)) {
+        return Cow::Borrowed(title);
+    }
+    let cleaned: String = title
+        .chars()
+        .map(|c| if ok(c) { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cut: String = cleaned.chars().take(200).collect();
+    match cut.trim() {
+        "" => Cow::Owned(format!("document-{n}")),
+        t => Cow::Owned(t.to_owned()),
+    }
 }
 
 /// Parse a `converse` response.

@@ -33,6 +33,8 @@ pub struct BedrockStream {
     usage: Option<wire::WireUsage>,
     stop: Option<String>,
     json_output: bool,
+    /// Tool calls of the caller's tools (not the JSON-output one).
+    calls: usize,
     ended: bool,
 }
 
@@ -44,6 +46,7 @@ impl BedrockStream {
             usage: None,
             stop: None,
             json_output: false,
+            calls: 0,
             ended: false,
         }
     }
@@ -55,6 +58,7 @@ impl BedrockStream {
 
     fn close(&mut self, index: u32, out: &mut Vec<StreamEvent>) {
         if let Some(t) = self.tools.remove(&index) {
+            self.calls += 1;
             out.push(StreamEvent::ToolUse(ToolCall::from_raw_arguments(
                 t.id, t.name, &t.json,
             )));
@@ -72,7 +76,7 @@ impl BedrockStream {
             finish_reason: self
                 .stop
                 .as_deref()
-                .map(|s| finish_reason(s, self.json_output)),
+                .map(|s| finish_reason(s, self.json_output && self.calls == 0)),
             provider: String::new(),
             model: self.model.clone(),
             cached: false,
@@ -108,6 +112,10 @@ impl StreamDecoder for BedrockStream {
         }
         let kind = ev.event.as_deref().unwrap_or_default();
         if let Some(exception) = kind.strip_prefix("exception:") {
+            // In the stream AWS names exceptions in lower camel case
+            // (`throttlingException`); its HTTP errors and the error map use
+            // the type's own name (`ThrottlingException`).
+            let exception = type_name(exception);
             let message = serde_json::from_str::<serde_json::Value>(&ev.data)
                 .ok()
                 .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
@@ -210,6 +218,15 @@ impl StreamDecoder for BedrockStream {
                 out,
             );
         }
+    }
+}
+
+/// `throttlingException` → `ThrottlingException`.
+fn type_name(exception: &str) -> String {
+    let mut c = exception.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 

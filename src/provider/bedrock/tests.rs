@@ -321,3 +321,42 @@ fn through_cloudflare_the_request_is_signed_for_amazons_url() {
     let d = signed(&direct, &dreq, at).unwrap().unwrap();
     assert_eq!(s.header("authorization"), d.header("authorization"));
 }
+
+#[test]
+fn thinking_raises_max_tokens_and_document_names_are_valid_and_unique() {
+    let opts = RunOptions {
+        max_tokens: Some(1000),
+        reasoning_effort: Some(crate::types::ReasoningEffort::Medium),
+        ..RunOptions::default()
+    };
+    let doc = |title: Option<&str>| Part::Document {
+        document: Media {
+            media_type: "application/pdf".into(),
+            base64: "JVBERi0=".into(),
+        },
+        title: title.map(str::to_owned),
+        cache_control: false,
+    };
+    let mut a = Message::new(Role::User, "");
+    a.content = Content::Parts(vec![doc(Some("Q3 report.pdf")), doc(None)]);
+    let mut b = Message::new(Role::User, "");
+    b.content = Content::Parts(vec![doc(None)]);
+    let input = Input::Messages(vec![a, Message::new(Role::Assistant, "ok"), b]);
+    let req = build(&endpoint(false), MODEL, &input, &opts).unwrap();
+    let body: Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(body["inferenceConfig"]["maxTokens"], 4096 + 1024);
+    assert_eq!(
+        body["additionalModelRequestFields"],
+        json!({"thinking": {"type": "enabled", "budget_tokens": 4096}})
+    );
+    let names = |m: usize| {
+        body["messages"][m]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["document"]["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(0), ["Q3 report pdf", "document-2"]);
+    assert_eq!(names(2), ["document-3"]);
+}

@@ -96,6 +96,7 @@ fn thinking_budget(e: crate::types::ReasoningEffort) -> u32 {
 pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let opts = call.options;
     refuse_unsupported(call.endpoint, opts)?;
+    let vertex = call.endpoint.kind == crate::config::ProviderKind::Vertex;
     let messages = call.input.to_messages();
     let (system, rest): (Vec<&Message>, Vec<&Message>) =
         messages.iter().partition(|m| m.role == Role::System);
@@ -104,11 +105,11 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     } else {
         let mut parts = Vec::new();
         for m in &system {
-            parts.extend(parts_of(&m.content));
+            parts.extend(parts_of(&m.content, vertex)?);
         }
         Some(ReqContent { role: None, parts })
     };
-    let contents = conversation(&rest)?;
+    let contents = conversation(&rest, vertex)?;
     let tools = if opts.tools.is_empty() {
         Vec::new()
     } else {
@@ -192,12 +193,12 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
 /// `functionResponse` named after the call it answers (found in an earlier
 /// assistant turn by id); consecutive turns of one role are merged, so
 /// parallel results share one turn, as Gemini expects.
-fn conversation<'a>(messages: &[&'a Message]) -> Result<Vec<ReqContent<'a>>> {
+fn conversation<'a>(messages: &[&'a Message], vertex: bool) -> Result<Vec<ReqContent<'a>>> {
     let mut turns: Vec<ReqContent<'a>> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let (role, parts) = match m.role {
-            Role::User | Role::System => ("user", parts_of(&m.content)),
-            Role::Assistant => ("model", model_parts(m)),
+            Role::User | Role::System => ("user", parts_of(&m.content, vertex)?),
+            Role::Assistant => ("model", model_parts(m, vertex)?),
             Role::Tool => ("user", vec![tool_result(messages, i, m)?]),
         };
         match turns.last_mut() {
@@ -241,35 +242,56 @@ fn tool_result<'a>(messages: &[&'a Message], at: usize, m: &'a Message) -> Resul
 }
 
 /// An assistant turn: its thoughts, text and function calls, with the
-/// signatures Gemini gave them.
-fn model_parts<'a>(m: &'a Message) -> Vec<ReqPart<'a>> {
+/// signatures Gemini gave them. In a turn with function calls Gemini signs
+/// the first call; a stream delivers that signature after the thoughts, so
+/// it may come back joined to a thought block: the turn's first signature
+/// goes on the first call, whichever block holds it. Without calls a
+/// signature stays on its thought, and a loose one goes on the last text.
+fn model_parts<'a>(m: &'a Message, vertex: bool) -> Result<Vec<ReqPart<'a>>> {
+    let mut calls = m
+        .tool_calls
+        .iter()
+        .map(|c| {
+            let args = crate::types::parse_json_object(&c.arguments, "tool call arguments")?;
+            Ok(ReqPart {
+                function_call: Some(ReqFunctionCall {
+                    name: &c.name,
+                    args,
+                }),
+                ..ReqPart::default()
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let has_calls = !calls.is_empty();
     let mut parts = Vec::new();
-    let mut loose_signature: Option<&'a str> = None;
+    let mut moved_signature: Option<&'a str> = None;
     let mut rest = Vec::new();
-    match &m.content {
-        Content::Parts(ps) => {
-            for p in ps {
-                match p {
-                    Part::Reasoning(ReasoningBlock {
-                        text,
-                        signature,
-                        redacted: None,
-                    }) if !text.is_empty() => parts.push(ReqPart {
-                        text: Some(text),
+    let content_parts: &'a [Part] = match &m.content {
+        Content::Parts(ps) => ps,
+        Content::Text(_) => &[],
+    };
+    for p in content_parts {
+        match p {
+            // Another provider's redacted block: a hint.
+            Part::Reasoning(ReasoningBlock {
+                redacted: Some(_), ..
+            }) => {}
+            Part::Reasoning(b) => {
+                let keep_here = !has_calls && !b.text.is_empty();
+                if !keep_here && moved_signature.is_none() {
+                    moved_signature = b.signature.as_deref();
+                }
+                if !b.text.is_empty() {
+                    parts.push(ReqPart {
+                        text: Some(&b.text),
                         thought: true,
-                        thought_signature: signature.as_deref(),
+                        thought_signature: b.signature.as_deref().filter(|_| keep_here),
                         ..ReqPart::default()
-                    }),
-                    Part::Reasoning(ReasoningBlock {
-                        signature: Some(s), ..
-                    }) if loose_signature.is_none() => loose_signature = Some(s),
-                    // Another provider's redacted or unsigned block: a hint.
-                    Part::Reasoning(_) => {}
-                    other => rest.push(other),
+                    });
                 }
             }
+            other => rest.push(other),
         }
-        Content::Text(_) => {}
     }
     let mut content = match &m.content {
         Content::Text(t) if t.is_empty() => Vec::new(),
@@ -277,26 +299,13 @@ fn model_parts<'a>(m: &'a Message) -> Vec<ReqPart<'a>> {
             text: Some(t),
             ..ReqPart::default()
         }],
-        Content::Parts(_) => rest.into_iter().map(part).collect(),
+        Content::Parts(_) => rest
+            .into_iter()
+            .map(|p| part(p, vertex))
+            .collect::<Result<_>>()?,
     };
-    let mut calls = m
-        .tool_calls
-        .iter()
-        .map(|c| {
-            let args = serde_json::from_str(&c.arguments)
-                .unwrap_or_else(|_| serde_json::Value::Object(Default::default()));
-            ReqPart {
-                function_call: Some(ReqFunctionCall {
-                    name: &c.name,
-                    args,
-                }),
-                ..ReqPart::default()
-            }
-        })
-        .collect::<Vec<_>>();
-    if let Some(sig) = loose_signature {
-        let target = calls.first_mut().or(content.last_mut());
-        match target {
+    if let Some(sig) = moved_signature {
+        match calls.first_mut().or(content.last_mut()) {
             Some(p) => p.thought_signature = Some(sig),
             None => parts.push(ReqPart {
                 text: Some(""),
@@ -307,27 +316,27 @@ fn model_parts<'a>(m: &'a Message) -> Vec<ReqPart<'a>> {
     }
     parts.append(&mut content);
     parts.append(&mut calls);
-    parts
+    Ok(parts)
 }
 
 /// A user (or system) message's parts.
-fn parts_of(content: &Content) -> Vec<ReqPart<'_>> {
+fn parts_of(content: &Content, vertex: bool) -> Result<Vec<ReqPart<'_>>> {
     match content {
-        Content::Text(t) => vec![ReqPart {
+        Content::Text(t) => Ok(vec![ReqPart {
             text: Some(t),
             ..ReqPart::default()
-        }],
+        }]),
         Content::Parts(ps) => ps
             .iter()
             .filter(|p| !matches!(p, Part::Reasoning(_)))
-            .map(part)
+            .map(|p| part(p, vertex))
             .collect(),
     }
 }
 
 /// One content part. Cache hints are hints: Gemini caches implicitly.
-fn part(p: &Part) -> ReqPart<'_> {
-    match p {
+fn part(p: &Part, vertex: bool) -> Result<ReqPart<'_>> {
+    Ok(match p {
         Part::Text { text, .. } => ReqPart {
             text: Some(text),
             ..ReqPart::default()
@@ -350,13 +359,22 @@ fn part(p: &Part) -> ReqPart<'_> {
                     ..ReqPart::default()
                 }
             }
-            (ImageSource::Url(url), None) => ReqPart {
-                file_data: Some(FileData {
-                    mime_type: None,
-                    file_uri: url,
-                }),
-                ..ReqPart::default()
-            },
+            (ImageSource::Url(url), None) => {
+                let mime_type = media_type_of(url);
+                if mime_type.is_none() && vertex {
+                    return Err(GatewayError::validation(format!(
+                        "Vertex AI needs an image URL's media type, and {url:?} does not end in \
+                         .png, .jpg, .jpeg, .gif or .webp: send the image inline"
+                    )));
+                }
+                ReqPart {
+                    file_data: Some(FileData {
+                        mime_type,
+                        file_uri: url,
+                    }),
+                    ..ReqPart::default()
+                }
+            }
         },
         Part::Document { document, .. } => ReqPart {
             inline_data: Some(Blob {
@@ -366,7 +384,20 @@ fn part(p: &Part) -> ReqPart<'_> {
             ..ReqPart::default()
         },
         Part::Reasoning(_) => ReqPart::default(),
-    }
+    })
+}
+
+/// An image URL's media type, from its extension.
+fn media_type_of(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        _ => return None,
+    })
 }
 
 /// Parse a `generateContent` response (or one stream chunk's worth).

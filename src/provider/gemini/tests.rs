@@ -225,7 +225,7 @@ fn images_and_documents_are_inline_data_or_file_data() {
         body["contents"][0]["parts"],
         json!([
             {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}},
-            {"fileData": {"fileUri": "https://example.com/cat.jpg"}},
+            {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}},
             {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}}
         ])
     );
@@ -298,7 +298,8 @@ fn recorded_error_is_typed_with_its_status_name() {
         headers: vec![("content-type".into(), "application/json".into())].into(),
     };
     let e = crate::provider::error_for(&ep, &head, &fixture("error_400_api_key_invalid.json"), 0);
-    assert_eq!(e.kind(), ErrorKind::Upstream);
+    // A 400, but its reason is API_KEY_INVALID: a credential problem.
+    assert_eq!(e.kind(), ErrorKind::Auth);
     assert_eq!(
         e.detail().unwrap().code.as_deref(),
         Some("INVALID_ARGUMENT")
@@ -377,4 +378,85 @@ fn embeddings_batch_and_parse() {
     let (vectors, usage, _) = parse_embed(&v, body, 1).unwrap();
     assert_eq!(vectors, vec![vec![0.5, -1.0]]);
     assert_eq!(usage.unwrap().input_tokens, 3);
+}
+
+#[test]
+fn a_streamed_turn_s_signature_goes_back_on_its_function_call() {
+    // A stream gives the thoughts, then the call's signature: recorded as
+    // one block with both.
+    let mut history = Message::new(Role::Assistant, "");
+    history.content = Content::Parts(vec![Part::Reasoning(ReasoningBlock {
+        text: "Thinking about the weather.".into(),
+        signature: Some("sig-on-the-call".into()),
+        redacted: None,
+    })]);
+    history.tool_calls = vec![ToolCall {
+        id: "aigw_0".into(),
+        name: "get_weather".into(),
+        arguments: r#"{"city":"Oslo"}"#.into(),
+        raw_arguments: None,
+    }];
+    let mut result = Message::new(Role::Tool, "12");
+    result.tool_call_id = Some("aigw_0".into());
+    let input = Input::Messages(vec![Message::new(Role::User, "Weather?"), history, result]);
+    let (_, body, _) = build(
+        &endpoint(ProviderKind::Gemini),
+        &input,
+        &RunOptions::default(),
+        false,
+    );
+    assert_eq!(
+        body["contents"][1]["parts"],
+        json!([
+            {"text": "Thinking about the weather.", "thought": true},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
+             "thoughtSignature": "sig-on-the-call"}
+        ])
+    );
+}
+
+#[test]
+fn malformed_tool_arguments_and_an_untyped_image_url_on_vertex_are_refused() {
+    let mut history = Message::new(Role::Assistant, "");
+    history.tool_calls = vec![ToolCall {
+        id: "c1".into(),
+        name: "t".into(),
+        arguments: "{not json".into(),
+        raw_arguments: None,
+    }];
+    let input = Input::Messages(vec![Message::new(Role::User, "x"), history]);
+    let ep = endpoint(ProviderKind::Gemini);
+    let e = build_chat(&ChatCall {
+        endpoint: &ep,
+        model: "gemini-2.5-flash",
+        input: &input,
+        options: &RunOptions::default(),
+        stream: false,
+    })
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    assert!(e.to_string().contains("tool call arguments"), "{e}");
+    let mut m = Message::new(Role::User, "");
+    m.content = Content::Parts(vec![Part::Image {
+        source: ImageSource::Url("https://example.com/image?id=7".into()),
+        detail: None,
+        cache_control: false,
+    }]);
+    let input = Input::Messages(vec![m]);
+    let v = endpoint(ProviderKind::Vertex);
+    let e = build_chat(&ChatCall {
+        endpoint: &v,
+        model: "gemini-2.5-flash",
+        input: &input,
+        options: &RunOptions::default(),
+        stream: false,
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("media type"), "{e}");
+    // The Gemini API takes it without one.
+    let (_, body, _) = build(&ep, &input, &RunOptions::default(), false);
+    assert_eq!(
+        body["contents"][0]["parts"][0],
+        json!({"fileData": {"fileUri": "https://example.com/image?id=7"}})
+    );
 }

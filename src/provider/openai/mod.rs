@@ -23,12 +23,16 @@ use wire::{
     ReqJsonSchema, ReqMessage, ReqPart, ReqResponseFormat, ReqTool, ReqToolCall, ReqToolChoice,
 };
 
-/// OpenAI's own API rejects `max_tokens` for reasoning models and wants
-/// `max_completion_tokens`; most compatible servers know only `max_tokens`.
+/// OpenAI's own API (and Azure OpenAI) rejects `max_tokens` for reasoning
+/// models and wants `max_completion_tokens`; most compatible servers know
+/// only `max_tokens`.
 fn is_openai_itself(endpoint: &Endpoint) -> bool {
-    endpoint.kind == ProviderKind::OpenAi
-        && (endpoint.via_cf_gateway
-            || endpoint.base_url.trim_end_matches('/') == defaults::BASE_URL)
+    // Azure OpenAI runs OpenAI's models and takes the same field (its
+    // reasoning deployments refuse `max_tokens`).
+    endpoint.kind == ProviderKind::AzureOpenAi
+        || endpoint.kind == ProviderKind::OpenAi
+            && (endpoint.via_cf_gateway
+                || endpoint.base_url.trim_end_matches('/') == defaults::BASE_URL)
 }
 
 /// The server's differences from OpenAI's format: a preset's, else none.

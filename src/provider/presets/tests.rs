@@ -126,6 +126,15 @@ fn azure_openai_v1_and_deployment_urls_and_its_key_header() {
     assert_eq!(req.header("api-key"), Some("key-for-tests"));
     assert_eq!(req.header("authorization"), None);
     assert_eq!(body["model"], "gpt-4o-prod");
+    // OpenAI's models: `max_completion_tokens`, which its reasoning
+    // deployments require.
+    let opts = RunOptions {
+        max_tokens: Some(99),
+        ..RunOptions::default()
+    };
+    let (_, body) = build(&ep, "o4-mini-prod", &opts, false).unwrap();
+    assert_eq!(body["max_completion_tokens"], 99);
+    assert!(body.get("max_tokens").is_none());
     let ep = endpoint(ProviderKind::AzureOpenAi, |p| {
         p.resource_name = Some("contoso".into());
         p.api_version = Some("2024-10-21".into());

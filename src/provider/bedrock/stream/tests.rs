@@ -95,7 +95,7 @@ fn an_exception_message_is_a_typed_error_and_a_bad_frame_ends_the_stream() {
         &[
             (
                 ":exception-type",
-                HeaderValue::String("ThrottlingException".into()),
+                HeaderValue::String("throttlingException".into()),
             ),
             (
                 ":content-type",
@@ -110,6 +110,10 @@ fn an_exception_message_is_a_typed_error_and_a_bad_frame_ends_the_stream() {
         [StreamEvent::Error(e)] => {
             assert_eq!(e.kind(), ErrorKind::RateLimited);
             assert!(e.detail().unwrap().message.contains("Too many requests"));
+            assert_eq!(
+                e.detail().unwrap().code.as_deref(),
+                Some("ThrottlingException")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -128,4 +132,28 @@ fn an_exception_message_is_a_typed_error_and_a_bad_frame_ends_the_stream() {
     let body = event("messageStart", r#"{"role":"assistant"}"#);
     let ev = crate::stream::decode_all(WireFormat::Bedrock, "m", &body[..body.len() - 3], 4);
     assert!(matches!(&ev[..], [StreamEvent::Error(_)]), "{ev:?}");
+}
+
+#[test]
+fn an_error_message_takes_its_text_from_its_headers() {
+    let mut body = event("messageStart", r#"{"role":"assistant"}"#);
+    body.extend(encode(
+        &[
+            (":message-type", HeaderValue::String("error".into())),
+            (":error-code", HeaderValue::String("InternalFailure".into())),
+            (
+                ":error-message",
+                HeaderValue::String("The server had a problem".into()),
+            ),
+        ],
+        b"",
+    ));
+    let ev = decode_checked(WireFormat::Bedrock, &body);
+    match &ev[..] {
+        [StreamEvent::Error(e)] => {
+            assert_eq!(e.detail().unwrap().message, "The server had a problem");
+            assert_eq!(e.detail().unwrap().code.as_deref(), Some("InternalFailure"));
+        }
+        other => panic!("{other:?}"),
+    }
 }
