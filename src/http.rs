@@ -234,6 +234,21 @@ pub fn join_url(base: &str, path: &str) -> String {
     )
 }
 
+/// Percent-encode a query value or a path segment that must stay one
+/// segment: everything but RFC 3986's unreserved characters (so `/`, `:`,
+/// `?`, `#` and `%` are encoded).
+pub fn encode_component(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Percent-encode one URL path segment (RFC 3986 unreserved kept; `@` kept,
 /// as Workers AI model names start with it, and `/` kept because they
 /// contain it).

@@ -9,7 +9,7 @@ use crate::config::Endpoint;
 use crate::error::{GatewayError, Result, UpstreamDetail};
 use crate::http::Headers;
 use crate::sse::SseEvent;
-use crate::types::{Input, RunOptions, StreamEvent, Usage};
+use crate::types::{Input, RunOptions, StreamEvent, ToolDefinition, Usage};
 
 /// Everything a provider needs to build one chat request.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +85,23 @@ pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8], what: &st
         d.body = crate::http::truncate_body(body, crate::http::ERROR_BODY_LIMIT);
         GatewayError::Upstream(d)
     })
+}
+
+/// The caller's tools with their parameter schemas parsed (an empty object
+/// schema for a tool that gives none; `validation` naming
+/// `tools[i].parameters` for one that is not a JSON object), in order: what
+/// every provider maps into its own tool declaration.
+pub(crate) fn tool_schemas(
+    tools: &[ToolDefinition],
+) -> Result<Vec<(&ToolDefinition, serde_json::Value)>> {
+    tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let schema = caller_json(t.parameters.as_deref(), &format!("tools[{i}].parameters"))?;
+            Ok((t, schema))
+        })
+        .collect()
 }
 
 /// Parse a JSON text the caller gave (schema, tool parameters) into a value,

@@ -9,7 +9,7 @@ pub use stream::AnthropicStream;
 
 use serde_json::json;
 
-use super::common::{ChatCall, JSON_TOOL, ProviderRequest, caller_json, from_json};
+use super::common::{ChatCall, JSON_TOOL, ProviderRequest, caller_json, from_json, tool_schemas};
 use crate::config::ProviderKind;
 use crate::error::{GatewayError, Result};
 use crate::http::{encode_path, join_url};
@@ -174,21 +174,14 @@ fn messages_request<'a>(
     let (system, rest): (Vec<&Message>, Vec<&Message>) =
         messages.iter().partition(|m| m.role == Role::System);
 
-    let mut tools = opts
-        .tools
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            Ok(ReqTool {
-                name: &t.name,
-                description: t.description.as_deref(),
-                input_schema: caller_json(
-                    t.parameters.as_deref(),
-                    &format!("tools[{i}].parameters"),
-                )?,
-            })
+    let mut tools = tool_schemas(&opts.tools)?
+        .into_iter()
+        .map(|(t, schema)| ReqTool {
+            name: &t.name,
+            description: t.description.as_deref(),
+            input_schema: schema,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Vec<_>>();
     let mut tool_choice = opts.tool_choice.as_ref().map(|c| match c {
         ToolChoice::Auto => ReqToolChoice::mode("auto"),
         ToolChoice::None => ReqToolChoice::mode("none"),

@@ -27,11 +27,11 @@ pub use stream::BedrockStream;
 
 use std::borrow::Cow;
 
-use super::common::{ChatCall, ProviderRequest, bad_body, caller_json, from_json};
+use super::common::{ChatCall, ProviderRequest, bad_body, caller_json, from_json, tool_schemas};
 use crate::config::Endpoint;
 use crate::content::unsupported_part;
 use crate::error::{GatewayError, Result};
-use crate::http::{HttpRequest, join_url};
+use crate::http::{HttpRequest, encode_component, join_url};
 use crate::types::{
     Completion, Content, FinishReason, Message, Part, ReasoningBlock, ResponseFormat, Role,
     RunOptions, ToolCall, ToolChoice, Usage,
@@ -65,15 +65,7 @@ fn refuse_unsupported(endpoint: &Endpoint, opts: &RunOptions) -> Result<()> {
 /// characters is percent-encoded, `:` and `/` included.
 fn model_segment(model: &str) -> Result<String> {
     check_model(model)?;
-    let mut out = String::with_capacity(model.len());
-    for b in model.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    Ok(out)
+    Ok(encode_component(model))
 }
 
 pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
@@ -95,25 +87,16 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     }
     let conversation = conversation(name, &rest, &mut documents)?;
     let has_tool_use = rest.iter().any(|m| !m.tool_calls.is_empty());
-    let mut tools = opts
-        .tools
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            Ok(ReqTool {
-                tool_spec: ToolSpec {
-                    name: &t.name,
-                    description: t.description.as_deref(),
-                    input_schema: InputSchema {
-                        json: caller_json(
-                            t.parameters.as_deref(),
-                            &format!("tools[{i}].parameters"),
-                        )?,
-                    },
-                },
-            })
+    let mut tools = tool_schemas(&opts.tools)?
+        .into_iter()
+        .map(|(t, schema)| ReqTool {
+            tool_spec: ToolSpec {
+                name: &t.name,
+                description: t.description.as_deref(),
+                input_schema: InputSchema { json: schema },
+            },
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Vec<_>>();
     let mut tool_choice = match &opts.tool_choice {
         None => None,
         Some(ToolChoice::Auto) => Some(ReqToolChoice::Auto(Empty {})),

@@ -26,7 +26,9 @@ pub use stream::GeminiStream;
 
 use std::borrow::Cow;
 
-use super::common::{ChatCall, Embeddings, ProviderRequest, bad_body, caller_json, from_json};
+use super::common::{
+    ChatCall, Embeddings, ProviderRequest, bad_body, caller_json, from_json, tool_schemas,
+};
 use crate::config::Endpoint;
 use crate::error::{GatewayError, Result};
 use crate::http::{encode_path, join_url};
@@ -113,21 +115,14 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let tools = if opts.tools.is_empty() {
         Vec::new()
     } else {
-        let declarations = opts
-            .tools
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                Ok(FunctionDeclaration {
-                    name: &t.name,
-                    description: t.description.as_deref(),
-                    parameters: caller_json(
-                        t.parameters.as_deref(),
-                        &format!("tools[{i}].parameters"),
-                    )?,
-                })
+        let declarations = tool_schemas(&opts.tools)?
+            .into_iter()
+            .map(|(t, schema)| FunctionDeclaration {
+                name: &t.name,
+                description: t.description.as_deref(),
+                parameters: schema,
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Vec<_>>();
         vec![ReqTools {
             function_declarations: declarations,
         }]

@@ -7,17 +7,15 @@ mod wire;
 
 pub use stream::OpenAiStream;
 
-use super::azure::defaults as azure;
-use super::common::{ChatCall, ProviderRequest, bad_body, caller_json, from_json};
+use super::common::{ChatCall, ProviderRequest, bad_body, caller_json, from_json, tool_schemas};
 use super::openai_compat::{self, add_json_instruction};
 use super::presets::{OPENAI_QUIRKS, Quirks};
 use crate::config::{Endpoint, ProviderKind};
 use crate::error::{GatewayError, Result};
-use crate::http::{encode_path, join_url};
+use crate::http::join_url;
 use crate::types::{
     Content, EmbedOptions, Message, Part, ReasoningEffort, ResponseFormat, Role, ToolChoice,
 };
-use crate::validate::check_path_model;
 use wire::{
     ChatRequest, ReqContent, ReqFile, ReqFunction, ReqFunctionCall, ReqFunctionName, ReqImageUrl,
     ReqJsonSchema, ReqMessage, ReqPart, ReqResponseFormat, ReqTool, ReqToolCall, ReqToolChoice,
@@ -79,60 +77,19 @@ fn refuse_unsupported(endpoint: &Endpoint, opts: &crate::types::RunOptions) -> R
     }
 }
 
-/// Where a path goes: under the base URL, or, for Azure OpenAI, under the
-/// v1 API or the model's deployment (with `api-version`).
+/// Where a path goes: under the base URL, or where Azure OpenAI puts it.
 fn url(endpoint: &Endpoint, model: &str, path: &str) -> Result<String> {
-    if endpoint.kind != ProviderKind::AzureOpenAi {
-        return Ok(join_url(&endpoint.base_url, path));
+    match endpoint.kind {
+        ProviderKind::AzureOpenAi => super::azure::url(endpoint, model, path),
+        _ => Ok(join_url(&endpoint.base_url, path)),
     }
-    // Cloudflare's Azure route takes only deployment URLs, without the
-    // `openai/deployments` part: `.../azure-openai/{resource}/{model}/...`.
-    let version = match endpoint.api_version.as_deref().filter(|v| *v != "v1") {
-        None if endpoint.via_cf_gateway => Some(azure::CF_API_VERSION),
-        v => v,
-    };
-    let Some(version) = version else {
-        return Ok(join_url(
-            &endpoint.base_url,
-            &format!("{}/{path}", azure::V1_PREFIX),
-        ));
-    };
-    check_path_model(model)?;
-    if model.contains('/') {
-        return Err(GatewayError::validation(format!(
-            "model {model:?} has a '/', which an Azure deployment name cannot have"
-        )));
-    }
-    let deployment = if endpoint.via_cf_gateway {
-        format!("{}/{path}", encode_path(model))
-    } else {
-        format!("{}/{}/{path}", azure::DEPLOYMENTS, encode_path(model))
-    };
-    Ok(format!(
-        "{}?api-version={}",
-        join_url(&endpoint.base_url, &deployment),
-        encode_query(version)
-    ))
 }
 
-/// A query value, percent-encoded (RFC 3986 unreserved kept).
-fn encode_query(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// The key header: `api-key` for Azure OpenAI, a bearer token for the
-/// others (or as `key-auth` says).
+/// The key header: Azure OpenAI's own, a bearer token for the others (or
+/// as `key-auth` says).
 fn auth(endpoint: &Endpoint) -> Vec<(String, String)> {
     match endpoint.kind {
-        ProviderKind::AzureOpenAi => endpoint.auth_headers(azure::AUTH),
+        ProviderKind::AzureOpenAi => endpoint.auth_headers(super::azure::defaults::AUTH),
         _ => endpoint.auth_headers(defaults::AUTH),
     }
 }
@@ -144,24 +101,17 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let mut messages = call.input.to_messages();
     add_json_instruction(&mut messages, opts.response_format.as_ref());
     let native = is_openai_itself(call.endpoint);
-    let tools = opts
-        .tools
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            Ok(ReqTool {
-                kind: "function",
-                function: ReqFunction {
-                    name: &t.name,
-                    description: t.description.as_deref(),
-                    parameters: caller_json(
-                        t.parameters.as_deref(),
-                        &format!("tools[{i}].parameters"),
-                    )?,
-                },
-            })
+    let tools = tool_schemas(&opts.tools)?
+        .into_iter()
+        .map(|(t, schema)| ReqTool {
+            kind: "function",
+            function: ReqFunction {
+                name: &t.name,
+                description: t.description.as_deref(),
+                parameters: schema,
+            },
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Vec<_>>();
     let body = ChatRequest {
         model: call.model,
         messages: messages.iter().map(req_message).collect(),

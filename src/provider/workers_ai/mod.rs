@@ -16,7 +16,7 @@ pub use stream::WorkersAiStream;
 use serde_json::Value;
 
 use super::common::{
-    ChatCall, ProviderRequest, bad_body, caller_json, from_json, generated_call_id,
+    ChatCall, ProviderRequest, bad_body, caller_json, from_json, generated_call_id, tool_schemas,
 };
 use super::openai_compat::{self, add_json_instruction};
 use crate::config::Endpoint;
@@ -68,20 +68,14 @@ pub(crate) fn chat_request(call: &ChatCall<'_>) -> Result<ProviderRequest> {
     let tools = if opts.tool_choice == Some(ToolChoice::None) {
         Vec::new()
     } else {
-        opts.tools
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                Ok(ReqTool {
-                    name: &t.name,
-                    description: t.description.as_deref(),
-                    parameters: caller_json(
-                        t.parameters.as_deref(),
-                        &format!("tools[{i}].parameters"),
-                    )?,
-                })
+        tool_schemas(&opts.tools)?
+            .into_iter()
+            .map(|(t, schema)| ReqTool {
+                name: &t.name,
+                description: t.description.as_deref(),
+                parameters: schema,
             })
-            .collect::<Result<Vec<_>>>()?
+            .collect::<Vec<_>>()
     };
     let response_format = match &opts.response_format {
         None | Some(ResponseFormat::Text) => None,
